@@ -1,0 +1,1 @@
+"""Generic data machinery: annotations, key-frame sampling, frame sources, clip datasets."""

@@ -1,0 +1,171 @@
+"""The one sample record every dataset maps onto, and the reader of the project's canonical CSV.
+
+Canonical CSV: ``subject,clip,onset,apex,offset,emotion[,au][,fps]``; ``clip`` is a path under the
+dataset root (a video file, frames 0-based, or a folder of numbered images, frames as numbered);
+``apex`` may be empty when the dataset has none (SMIC).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mer.data.frames import FrameReadError, open_frames
+from mer.data.labels import LabelSpace
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion")
+
+
+class AnnotationError(ValueError):
+    """A broken annotation row; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One annotated micro-expression clip.
+
+    Frame numbers are in the clip's own numbering (see :mod:`mer.data.frames`).
+    """
+
+    subject: str
+    clip: str
+    path: Path
+    onset: int
+    apex: int | None
+    offset: int
+    emotion: str
+    label: int
+    dataset: str
+    aus: tuple[str, ...] = ()
+    fps: float | None = None
+
+
+def parse_aus(text: str | None) -> tuple[str, ...]:
+    """``"4+7"``, ``"AU4+AU7"`` or ``"L12"`` to a tuple of action-unit codes (``AU`` prefix removed)."""
+    if text is None:
+        return ()
+    parts = str(text).replace(",", "+").split("+")
+    return tuple(p.strip().upper().removeprefix("AU") for p in parts if p.strip())
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None or str(value).strip() in ("", "/", "-", "nan", "None"):
+        return None
+    return int(float(value))
+
+
+def make_sample(
+    row: Mapping[str, object],
+    *,
+    root: Path,
+    labels: LabelSpace,
+    dataset: str,
+    where: str,
+    check_frames: bool = True,
+) -> Sample | None:
+    """Validate one annotation row and build its :class:`Sample`; ``None`` if its class is left out.
+
+    Release-format readers call this too, so every dataset gets the same checks and messages.
+
+    Args:
+        row: fields ``subject, clip, onset, apex, offset, emotion`` and optionally ``au, fps``.
+        where: ``"file, line N"``, prefixed to every error.
+        check_frames: open the clip and check the frame numbers lie inside it.
+    """
+    try:
+        onset = _int_or_none(row["onset"])
+        apex = _int_or_none(row.get("apex"))
+        offset = _int_or_none(row["offset"])
+    except (TypeError, ValueError) as error:
+        raise AnnotationError(f"{where}: frame numbers must be integers ({error})") from error
+    if onset is None or offset is None:
+        raise AnnotationError(f"{where}: onset and offset are required")
+    if not onset < offset or (apex is not None and not onset <= apex <= offset):
+        raise AnnotationError(
+            f"{where}: needs onset <= apex <= offset and onset < offset, got {onset}, {apex}, {offset}"
+        )
+    emotion = str(row["emotion"]).strip()
+    try:
+        label = labels.to_index(emotion)
+    except KeyError as error:
+        raise AnnotationError(f"{where}: {error.args[0]}") from None
+    if label is None:
+        return None
+    clip = str(row["clip"]).strip()
+    path = root / clip
+    if check_frames:
+        try:
+            source = open_frames(path)
+        except FrameReadError as error:
+            raise AnnotationError(f"{where}: {error}") from error
+        if onset < source.first or offset > source.last:
+            raise AnnotationError(
+                f"{where}: frames {onset}..{offset} outside the clip's {source.first}..{source.last} ({path})"
+            )
+    fps = row.get("fps")
+    return Sample(
+        subject=str(row["subject"]).strip(),
+        clip=clip,
+        path=path,
+        onset=onset,
+        apex=apex,
+        offset=offset,
+        emotion=emotion,
+        label=label,
+        dataset=dataset,
+        aus=parse_aus(row.get("au")),
+        fps=float(fps) if fps not in (None, "") else None,
+    )
+
+
+def read_canonical_csv(
+    annotations: str | Path,
+    *,
+    root: str | Path,
+    classes: Iterable[str],
+    class_map: Mapping[str, str | None] | None = None,
+    dataset: str,
+    check_frames: bool = True,
+) -> list[Sample]:
+    """Read a canonical CSV into samples, checking every row.
+
+    Raises:
+        AnnotationError: a missing column or a broken row, naming the file and line.
+    """
+    annotations, root = Path(annotations), Path(root)
+    labels = LabelSpace(list(classes), class_map)
+    if not annotations.is_file():
+        raise AnnotationError(f"{annotations}: annotation file not found")
+    with annotations.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise AnnotationError(f"{annotations}, line 1: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+        rows = list(reader)
+    samples, left_out = [], Counter()
+    for line, row in enumerate(tqdm(rows, desc=f"checking {annotations.name}", leave=False), start=2):
+        sample = make_sample(
+            row,
+            root=root,
+            labels=labels,
+            dataset=dataset,
+            where=f"{annotations}, line {line}",
+            check_frames=check_frames,
+        )
+        if sample is None:
+            left_out[row["emotion"].strip().lower()] += 1
+        else:
+            samples.append(sample)
+    if left_out:
+        log.info("%s: left out by the class mapping: %s", annotations.name, dict(left_out))
+    if not samples:
+        raise AnnotationError(f"{annotations}: no samples")
+    return samples

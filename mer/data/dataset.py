@@ -1,0 +1,96 @@
+"""Clip datasets: samples to fixed-size uint8 clips, decoded once and then cached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from mer.data.annotations import Sample
+from mer.data.cache import DiskClipCache, cache_key
+from mer.data.frames import open_frames
+from mer.data.sampling import sample_frames
+
+
+class ClipDataset(Dataset):
+    """Key-frame clips of ``samples`` as ``T x H x W x 3`` uint8 tensors with their labels.
+
+    Clips stay uint8 until they reach the device (a quarter of the bytes of float32 to copy);
+    :func:`mer.data.transforms.to_model_input` normalises them there. Sampling is deterministic,
+    so each clip is decoded and resized once and cached: ``cache="memory"`` keeps it in this
+    process (best without DataLoader workers), ``"disk"`` in a memory-mapped file under
+    ``cache_dir`` shared by workers and later runs (see :mod:`mer.data.cache`), ``"none"`` decodes
+    every time.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        *,
+        strategy: str,
+        num_frames: int,
+        size: Sequence[int],
+        stride: int = 1,
+        cache: str = "memory",
+        cache_dir: str | Path | None = None,
+        backend: str = "auto",
+    ):
+        self.samples = list(samples)
+        self.strategy, self.num_frames, self.stride = strategy, num_frames, stride
+        self.size = (int(size[0]), int(size[1]))
+        self.backend = backend
+        self._memory: dict[int, torch.Tensor] | None = {} if cache == "memory" else None
+        self._disk: DiskClipCache | None = None
+        if cache == "disk":
+            if cache_dir is None:
+                raise ValueError("cache='disk' needs a cache_dir")
+            length = 3 if strategy == "onset_apex_offset" else num_frames
+            key = cache_key(self.samples, strategy=strategy, num_frames=num_frames, stride=stride, size=self.size)
+            self._disk = DiskClipCache(cache_dir, key, (len(self.samples), length, *self.size, 3))
+        elif cache not in ("memory", "none"):
+            raise ValueError(f"cache must be 'memory', 'disk' or 'none', got {cache!r}")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def frame_numbers(self, index: int) -> list[int]:
+        s = self.samples[index]
+        return sample_frames(
+            self.strategy,
+            onset=s.onset,
+            apex=s.apex,
+            offset=s.offset,
+            num_frames=self.num_frames,
+            stride=self.stride,
+            clip=str(s.path),
+        )
+
+    def clip(self, index: int) -> torch.Tensor:
+        """The sampled, resized frames of one sample, ``T x H x W x 3`` uint8."""
+        if self._memory is not None and index in self._memory:
+            return self._memory[index]
+        cached = self._disk.get(index) if self._disk is not None else None
+        if cached is not None:
+            return torch.from_numpy(cached)
+        frames = open_frames(self.samples[index].path, self.backend).read(self.frame_numbers(index))
+        clip = resize_frames(torch.from_numpy(frames), self.size)
+        if self._memory is not None:
+            self._memory[index] = clip
+        if self._disk is not None:
+            self._disk.put(index, clip.numpy())
+        return clip
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.clip(index), self.samples[index].label
+
+
+def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize ``T x H x W x C`` uint8 frames to ``size`` (antialiased bilinear), keeping uint8."""
+    if tuple(frames.shape[1:3]) == size:
+        return frames.contiguous()
+    x = frames.permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()

@@ -1,0 +1,67 @@
+"""Key-frame sequence sampling: which frame numbers of a clip a model sees.
+
+Every strategy returns frame numbers in the clip's own numbering, between onset and offset
+inclusive. Clips shorter than the number of frames asked for repeat frames.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+STRATEGIES = ("onset_apex_offset", "uniform", "onset_apex", "apex_centred")
+
+
+def _evenly(start: int, stop: int, count: int) -> list[int]:
+    """``count`` numbers evenly from ``start`` to ``stop`` inclusive, rounded half up."""
+    if count == 1:
+        return [math.floor((start + stop) / 2 + 0.5)]
+    step = (stop - start) / (count - 1)
+    return [math.floor(start + i * step + 0.5) for i in range(count)]
+
+
+def resolve_apex(onset: int, apex: int | None, offset: int, *, clip: str = "") -> int:
+    """The annotated apex, or the middle frame (with a warning) when the dataset has none."""
+    if apex is not None:
+        return apex
+    middle = (onset + offset) // 2
+    warnings.warn(f"{clip or 'clip'}: no apex annotated, using the middle frame {middle}", stacklevel=2)
+    return middle
+
+
+def sample_frames(
+    strategy: str,
+    *,
+    onset: int,
+    apex: int | None,
+    offset: int,
+    num_frames: int,
+    stride: int = 1,
+    clip: str = "",
+) -> list[int]:
+    """Frame numbers for one clip.
+
+    Args:
+        strategy: ``onset_apex_offset`` (the three key frames; ``num_frames`` is ignored),
+            ``uniform`` (evenly from onset to offset), ``onset_apex`` (evenly from onset to apex) or
+            ``apex_centred`` (consecutive frames ``stride`` apart centred on the apex, shifted to stay
+            within onset..offset where the clip is long enough, else clamped, repeating frames).
+        num_frames: T, the frames returned (except for ``onset_apex_offset``).
+        stride: step between frames for ``apex_centred``.
+        clip: name used in the missing-apex warning.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if strategy == "uniform":
+        return _evenly(onset, offset, num_frames)
+    key = resolve_apex(onset, apex, offset, clip=clip)
+    if strategy == "onset_apex_offset":
+        return [onset, key, offset]
+    if strategy == "onset_apex":
+        return _evenly(onset, key, num_frames)
+    if strategy == "apex_centred":
+        span = (num_frames - 1) * stride
+        start = key - (num_frames // 2) * stride
+        start = max(onset, min(start, offset - span))
+        return [min(max(start + i * stride, onset), offset) for i in range(num_frames)]
+    raise ValueError(f"unknown sampling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

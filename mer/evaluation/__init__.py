@@ -1,0 +1,1 @@
+"""Subject-independent protocols, pooled metrics and the run's reports."""

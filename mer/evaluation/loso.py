@@ -1,0 +1,102 @@
+"""Subject-independent folds and their resumable execution.
+
+Each finished fold's predictions are written atomically to ``<run>/folds/<fold>.csv``; running
+the same configuration again in the same directory reads those and computes only the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mer.atomic import write_csv_atomic, write_json_atomic
+
+PREDICTION_COLUMNS = ("clip", "subject", "dataset", "label", "prediction", "fold")
+PROTOCOLS = ("loso", "kfold")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One split: ``test_subjects`` are held out, every other subject trains."""
+
+    index: int
+    test_subjects: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"fold{self.index:03d}"
+
+
+def _natural_key(text: str) -> list:
+    """Sort ``sub2`` before ``sub10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def make_folds(subjects: Sequence[str], *, protocol: str = "loso", num_folds: int = 10, seed: int = 0) -> list[Fold]:
+    """Folds over subjects.
+
+    ``loso``: one fold a subject, in sorted order. ``kfold``: ``num_folds`` subject-disjoint folds
+    (DFME's protocol), subjects shuffled by ``seed`` and dealt round-robin, so fold sizes differ
+    by at most one subject.
+    """
+    unique = sorted(set(subjects), key=_natural_key)
+    if protocol == "loso":
+        return [Fold(i, (s,)) for i, s in enumerate(unique)]
+    if protocol == "kfold":
+        if not 2 <= num_folds <= len(unique):
+            raise ValueError(f"kfold needs 2 <= num_folds <= {len(unique)} subjects, got {num_folds}")
+        order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
+        return [Fold(k, tuple(sorted(order[k::num_folds]))) for k in range(num_folds)]
+    raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def fold_seed(seed: int, fold: Fold) -> int:
+    """The fold's own seed: the same whether the fold runs alone or inside the whole protocol."""
+    return int(np.random.SeedSequence([seed, fold.index]).generate_state(1)[0])
+
+
+def read_fold(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_resumable(folds_dir: Path, fingerprint: dict) -> None:
+    """Refuse to mix folds from different configurations in one run directory."""
+    stamp = folds_dir / "config.json"
+    if stamp.is_file():
+        previous = json.loads(stamp.read_text())
+        if previous != fingerprint:
+            changed = sorted(k for k in previous.keys() | fingerprint.keys() if previous.get(k) != fingerprint.get(k))
+            raise RuntimeError(
+                f"{folds_dir} holds folds of a different configuration (changed: {', '.join(changed)}); "
+                "use another hydra.run.dir or delete that folder"
+            )
+    else:
+        write_json_atomic(stamp, fingerprint)
+
+
+def run_folds(
+    folds: Sequence[Fold],
+    run_fold: Callable[[Fold], list[dict[str, object]]],
+    folds_dir: Path,
+    *,
+    progress: bool = True,
+) -> list[dict[str, str]]:
+    """Run each fold not already finished in ``folds_dir`` and return all prediction rows."""
+    rows: list[dict[str, str]] = []
+    bar = tqdm(folds, desc="folds", disable=not progress)
+    for fold in bar:
+        path = folds_dir / f"{fold.name}.csv"
+        bar.set_postfix(test=",".join(fold.test_subjects))
+        if not path.is_file():
+            fresh = run_fold(fold)
+            write_csv_atomic(path, PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in fresh))
+        rows.extend(read_fold(path))
+    return rows

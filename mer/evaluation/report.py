@@ -1,0 +1,89 @@
+"""A run's results: pooled metrics per dataset, ``results.json``, ``predictions.csv``, ``report.md``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from mer.evaluation.loso import PREDICTION_COLUMNS
+from mer.evaluation.metrics import score
+
+
+def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **meta: object) -> dict:
+    """Pooled scores overall, per source dataset and per subject, plus ``meta`` (protocol, selection...)."""
+    index = {name: i for i, name in enumerate(class_names)}
+
+    def scored(subset: Sequence[Mapping[str, str]]) -> dict:
+        return score([index[r["label"]] for r in subset], [index[r["prediction"]] for r in subset], class_names)
+
+    by_dataset, by_subject = defaultdict(list), defaultdict(list)
+    for r in rows:
+        by_dataset[r["dataset"]].append(r)
+        by_subject[r["subject"]].append(r)
+    overall = scored(rows)
+    return {
+        "uf1": overall["uf1"],
+        "uar": overall["uar"],
+        "accuracy": overall["accuracy"],
+        "num_samples": overall["num_samples"],
+        "num_folds": len({r["fold"] for r in rows}),
+        **meta,
+        "classes": list(class_names),
+        "per_class": {"support": overall["support"], "recall": overall["recall"], "f1": overall["f1"]},
+        "classes_without_samples": overall["classes_without_samples"],
+        "confusion_matrix": overall["confusion_matrix"],
+        "per_dataset": {
+            name: {k: v for k, v in scored(subset).items() if k in ("uf1", "uar", "accuracy", "num_samples")}
+            for name, subset in sorted(by_dataset.items())
+        },
+        "per_subject_accuracy": {
+            s: sum(r["label"] == r["prediction"] for r in subset) / len(subset) for s, subset in by_subject.items()
+        },
+    }
+
+
+def markdown_report(results: Mapping) -> str:
+    """The paper-facing summary: the table, the protocol and selection rule, the confusion matrix."""
+    lines = [
+        f"# {results.get('model', 'model')} on {results.get('dataset', 'dataset')}",
+        "",
+        f"- Protocol: {results['protocol_description']}",
+        f"- Model selection: {results['selection']}",
+        f"- Seed: {results.get('seed')}",
+    ]
+    if results.get("partial"):
+        lines.append(f"- **Partial run**: {results['partial']}")
+    lines += ["", "| Dataset | UF1 | UAR | Accuracy | Samples |", "|---|---|---|---|---|"]
+    table = dict(results["per_dataset"])
+    if len(table) > 1:
+        table["**all**"] = results
+    for name, r in table.items():
+        lines.append(f"| {name} | {r['uf1']:.4f} | {r['uar']:.4f} | {r['accuracy']:.4f} | {r['num_samples']} |")
+    classes = results["classes"]
+    lines += ["", "UF1 and UAR are macro F1 and macro recall over the pooled predictions of all folds.", ""]
+    if results["classes_without_samples"]:
+        lines += [
+            f"Classes with no test sample (left out of the macro averages): {results['classes_without_samples']}",
+            "",
+        ]
+    lines += ["## Per class", "", "| Class | Support | Recall | F1 |", "|---|---|---|---|"]
+    for c in classes:
+        recall, f1 = results["per_class"]["recall"].get(c), results["per_class"]["f1"].get(c)
+        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        lines.append(f"| {c} | {results['per_class']['support'][c]} | {fmt(recall)} | {fmt(f1)} |")
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", ""]
+    lines += ["| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+    for c, row in zip(classes, results["confusion_matrix"], strict=True):
+        lines.append(f"| **{c}** | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping) -> None:
+    """``predictions.csv``, ``results.json`` and ``report.md`` in ``run_dir``, each written atomically."""
+    write_csv_atomic(
+        run_dir / "predictions.csv", PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in rows)
+    )
+    write_json_atomic(run_dir / "results.json", dict(results))
+    write_text_atomic(run_dir / "report.md", markdown_report(results))

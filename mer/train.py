@@ -1,0 +1,185 @@
+"""``python -m mer.train``: train and evaluate a model under a subject-independent protocol.
+
+Writes into Hydra's run directory: ``folds/<fold>.csv`` (resumable), ``predictions.csv``,
+``results.json``, ``report.md`` and ``config_resolved.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Subset
+
+import mer
+from mer.atomic import write_text_atomic
+from mer.config import SamplingConfig, register
+from mer.data.dataset import ClipDataset
+from mer.data.transforms import Normalization
+from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
+from mer.evaluation.report import summarize, write_run_outputs
+from mer.seeding import seed_everything
+from mer.training.device import resolve_runtime
+from mer.training.trainer import predict, train_model
+
+log = logging.getLogger(__name__)
+
+#: Keys that do not change any fold's predictions, so a resumed run may differ in them.
+_RESUME_INDEPENDENT = (
+    "evaluation.max_folds",
+    "trainer.progress",
+    "trainer.num_workers",
+    "trainer.num_threads",
+    "trainer.prefetch_factor",
+    "trainer.clip_cache",
+    "trainer.clip_cache_dir",
+)
+
+
+def _fingerprint(cfg: DictConfig) -> dict:
+    flat = OmegaConf.to_container(cfg, resolve=True)
+    for dotted in _RESUME_INDEPENDENT:
+        *parents, leaf = dotted.split(".")
+        node = flat
+        for p in parents:
+            node = node.get(p, {})
+        node.pop(leaf, None)
+    return flat
+
+
+def _protocol_description(cfg: DictConfig, num_subjects: int) -> str:
+    if cfg.evaluation.protocol == "loso":
+        return f"leave-one-subject-out over {num_subjects} subjects"
+    return f"{cfg.evaluation.num_folds}-fold subject-independent cross-validation over {num_subjects} subjects"
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict:
+    """Run the configured protocol in ``run_dir`` (resuming finished folds) and write its outputs."""
+    started = time.time()
+    if cfg.evaluation.selection != "last_epoch":
+        raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    trainer = cfg.trainer
+    runtime = resolve_runtime(
+        trainer.device,
+        amp=trainer.amp,
+        num_threads=trainer.num_threads,
+        channels_last=trainer.channels_last,
+        compile=trainer.compile,
+        num_workers=trainer.num_workers,
+        prefetch_factor=trainer.prefetch_factor,
+    )
+    sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.dataset.sampling))
+    if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
+        raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
+    norm = Normalization(**OmegaConf.to_container(cfg.dataset.normalization))
+    classes = list(cfg.dataset.classes.names)
+
+    samples = instantiate(cfg.dataset.samples, _convert_="all")
+    data = ClipDataset(
+        samples,
+        strategy=sampling.strategy,
+        num_frames=sampling.num_frames,
+        stride=sampling.stride,
+        size=cfg.dataset.input_size,
+        cache=trainer.clip_cache,
+        cache_dir=trainer.clip_cache_dir,
+    )
+    subjects = [s.subject for s in samples]
+    all_folds = make_folds(
+        subjects, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed
+    )
+    folds = all_folds[: cfg.evaluation.max_folds] if cfg.evaluation.max_folds else all_folds
+    log.info(
+        "%d samples, %d subjects, %d of %d folds on %s",
+        len(samples),
+        len(set(subjects)),
+        len(folds),
+        len(all_folds),
+        runtime.device,
+    )
+    check_resumable(run_dir / "folds", _fingerprint(cfg))
+
+    def run_fold(fold: Fold) -> list[dict[str, object]]:
+        test = [i for i, s in enumerate(samples) if s.subject in fold.test_subjects]
+        train = [i for i, s in enumerate(samples) if s.subject not in fold.test_subjects]
+        seed = fold_seed(cfg.seed, fold)
+        seed_everything(seed)
+        model = instantiate(cfg.model, num_classes=len(classes))
+        train_model(
+            model,
+            Subset(data, train),
+            loss_fn=instantiate(cfg.loss),
+            optimizer=instantiate(trainer.optimizer),
+            epochs=trainer.epochs,
+            batch_size=trainer.batch_size,
+            runtime=runtime,
+            norm=norm,
+            hflip=trainer.hflip,
+            seed=seed,
+            progress=trainer.progress,
+        )
+        probs = predict(model, Subset(data, test), batch_size=trainer.eval_batch_size, runtime=runtime, norm=norm)
+        return [
+            {
+                "clip": samples[i].clip,
+                "subject": samples[i].subject,
+                "dataset": samples[i].dataset,
+                "label": classes[samples[i].label],
+                "prediction": classes[int(p.argmax())],
+                "fold": fold.name,
+            }
+            for i, p in zip(test, probs, strict=True)
+        ]
+
+    rows = run_folds(folds, run_fold, run_dir / "folds", progress=trainer.progress)
+    partial = None
+    if len(folds) < len(all_folds):
+        partial = (
+            f"only {len(folds)} of {len(all_folds)} folds were run (evaluation.max_folds={cfg.evaluation.max_folds})"
+        )
+    results = summarize(
+        rows,
+        classes,
+        protocol=cfg.evaluation.protocol,
+        protocol_description=_protocol_description(cfg, len(set(subjects))),
+        num_folds_planned=len(all_folds),
+        partial=partial,
+        selection=f"{cfg.evaluation.selection}: the held-out subjects are scored with the weights after the "
+        f"last of {trainer.epochs} epochs; nothing is selected on them",
+        seed=cfg.seed,
+        dataset=cfg.dataset.name,
+        model=cfg.model._target_.rsplit(".", 1)[-1],
+        model_target=cfg.model._target_,
+        version=mer.__version__,
+        seconds=round(time.time() - started, 1),
+    )
+    write_run_outputs(run_dir, rows, results)
+    log.info(
+        "UF1 %.4f  UAR %.4f  accuracy %.4f  (%d folds, %d samples) -> %s",
+        results["uf1"],
+        results["uar"],
+        results["accuracy"],
+        results["num_folds"],
+        results["num_samples"],
+        run_dir,
+    )
+    return results
+
+
+register()
+
+
+@hydra.main(config_path="../configs", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Where and how a run computes: device, precision, memory layout, threads and data loading."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from mer.data.transforms import Normalization, to_model_input
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Settings every loop shares, so training and prediction treat data and models alike."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    prefetch_factor: int | None = None
+
+    @property
+    def use_scaler(self) -> bool:
+        return self.amp_dtype == torch.float16
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def loader(
+        self,
+        data: Dataset,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> DataLoader:
+        """A loader with pinned memory on CUDA and the configured workers and prefetch."""
+        workers = self.num_workers
+        return DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            generator=generator,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=self.prefetch_factor if workers > 0 else None,
+        )
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """Move ``model`` to the device, in channels-last-3d layout and compiled where asked."""
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
+        return torch.compile(model) if self.compile else model
+
+    def model_input(self, clips: torch.Tensor, norm: Normalization) -> torch.Tensor:
+        """Copy uint8 clips to the device (asynchronously from pinned memory), then normalise there."""
+        x = to_model_input(clips.to(self.device, non_blocking=True), norm)
+        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
+
+
+def resolve_runtime(
+    device: str = "auto",
+    *,
+    amp: bool = True,
+    num_threads: int | None = None,
+    channels_last: bool | None = None,
+    compile: bool = False,
+    num_workers: int = 0,
+    prefetch_factor: int | None = 2,
+) -> Runtime:
+    """``auto`` picks CUDA (bf16 autocast where supported, else fp16 with a scaler) or the CPU.
+
+    ``num_threads`` caps torch's intra-op threads (default: all cores), set on purpose because
+    oversubscribed threads halve small-model speed on few cores. ``channels_last=None`` means on
+    CUDA only, where cuDNN's 3D kernels prefer it.
+    """
+    torch.set_num_threads(num_threads or os.cpu_count() or 1)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    amp_dtype = None
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if amp:
+            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return Runtime(
+        device=dev,
+        amp_dtype=amp_dtype,
+        channels_last=dev.type == "cuda" if channels_last is None else channels_last,
+        compile=compile,
+        num_workers=num_workers,
+        prefetch_factor=prefetch_factor,
+    )

@@ -1,0 +1,70 @@
+import pytest
+
+from mer.data.annotations import AnnotationError, parse_aus, read_canonical_csv
+from tests.conftest import write_frame_folder, write_test_video
+
+MEGC3 = dict(
+    classes=["negative", "positive", "surprise"],
+    class_map={"disgust": "negative", "happiness": "positive", "others": None},
+)
+
+
+@pytest.fixture
+def root(tmp_path):
+    write_frame_folder(tmp_path / "sub01" / "EP01", range(101, 121))
+    write_test_video(tmp_path / "sub02" / "clip.mp4", 30)
+    return tmp_path
+
+
+def write_csv(root, *rows, header="subject,clip,onset,apex,offset,emotion,au"):
+    path = root / "annotations.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_reads_frame_folders_and_videos_into_samples(root):
+    path = write_csv(root, "sub01,sub01/EP01,101,110,120,Disgust,4+7", "sub02,sub02/clip.mp4,0,,29,surprise,")
+    first, second = read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+    assert (first.subject, first.onset, first.apex, first.offset, first.label) == ("sub01", 101, 110, 120, 0)
+    assert first.path == root / "sub01" / "EP01" and first.aus == ("4", "7") and first.dataset == "toy"
+    assert (second.apex, second.label, second.emotion, second.aus) == (None, 2, "surprise", ())
+
+
+def test_mapping_to_null_leaves_samples_out(root):
+    path = write_csv(root, "sub01,sub01/EP01,101,110,120,others,", "sub02,sub02/clip.mp4,0,5,29,happiness,")
+    assert [s.label for s in read_canonical_csv(path, root=root, dataset="toy", **MEGC3)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "sub01,sub01/EP09,101,110,120,disgust,",
+            "line 3: .*EP09: frame folder not found|line 3: .*EP09: clip not found",
+        ),
+        ("sub01,sub01/EP01,101,125,120,disgust,", "line 3: needs onset <= apex <= offset"),
+        ("sub01,sub01/EP01,115,110,120,disgust,", "line 3: needs onset <= apex <= offset"),
+        ("sub01,sub01/EP01,101,110,140,disgust,", r"line 3: frames 101\.\.140 outside the clip's 101\.\.120"),
+        ("sub02,sub02/clip.mp4,0,10,30,disgust,", r"line 3: frames 0\.\.30 outside the clip's 0\.\.29"),
+        ("sub01,sub01/EP01,101,110,120,joy,", "line 3: unknown emotion 'joy'"),
+        ("sub01,sub01/EP01,a,110,120,disgust,", "line 3: frame numbers must be integers"),
+    ],
+)
+def test_broken_rows_name_the_file_and_line(root, row, message):
+    path = write_csv(root, "sub02,sub02/clip.mp4,0,5,29,happiness,", row)
+    with pytest.raises(AnnotationError, match=rf"annotations\.csv, {message}"):
+        read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+
+
+def test_missing_columns_and_files_are_named(root):
+    path = write_csv(root, "sub01,sub01/EP01,101,120", header="subject,clip,onset,offset")
+    with pytest.raises(AnnotationError, match=r"line 1: missing columns \['apex', 'emotion'\]"):
+        read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+    with pytest.raises(AnnotationError, match="nope.csv: annotation file not found"):
+        read_canonical_csv(root / "nope.csv", root=root, dataset="toy", **MEGC3)
+
+
+def test_parse_aus():
+    assert parse_aus("AU4+AU7") == ("4", "7")
+    assert parse_aus("L12") == ("L12",)
+    assert parse_aus("") == ()

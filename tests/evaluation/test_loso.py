@@ -1,0 +1,64 @@
+import pytest
+
+from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
+
+
+def test_loso_has_one_fold_per_subject_in_natural_order():
+    folds = make_folds(["sub10", "sub2", "sub2", "sub1"], protocol="loso")
+    assert [f.test_subjects for f in folds] == [("sub1",), ("sub2",), ("sub10",)]
+    assert [f.name for f in folds] == ["fold000", "fold001", "fold002"]
+
+
+def test_kfold_is_subject_disjoint_covering_and_balanced():
+    subjects = [f"s{i}" for i in range(23)]
+    folds = make_folds(subjects, protocol="kfold", num_folds=10, seed=3)
+    held_out = [s for f in folds for s in f.test_subjects]
+    assert sorted(held_out) == sorted(subjects)
+    assert {len(f.test_subjects) for f in folds} == {2, 3}
+    assert folds == make_folds(subjects, protocol="kfold", num_folds=10, seed=3)
+    assert folds != make_folds(subjects, protocol="kfold", num_folds=10, seed=4)
+    with pytest.raises(ValueError, match="num_folds"):
+        make_folds(subjects, protocol="kfold", num_folds=30)
+
+
+def test_fold_seed_depends_on_seed_and_fold_only():
+    a, b = Fold(0, ("s1",)), Fold(1, ("s2",))
+    assert fold_seed(0, a) == fold_seed(0, Fold(0, ("s1",)))
+    assert len({fold_seed(0, a), fold_seed(0, b), fold_seed(1, a)}) == 3
+
+
+def rows_for(fold):
+    return [
+        {"clip": f"{s}/c", "subject": s, "dataset": "d", "label": "x", "prediction": "x", "fold": fold.name}
+        for s in fold.test_subjects
+    ]
+
+
+def test_an_interrupted_run_resumes_without_redoing_or_rewriting_finished_folds(tmp_path):
+    folds = make_folds(["a", "b", "c"], protocol="loso")
+    calls = []
+
+    def crashing(fold):
+        calls.append(fold.index)
+        if fold.index == 2:
+            raise KeyboardInterrupt
+        return rows_for(fold)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_folds(folds, crashing, tmp_path, progress=False)
+    finished = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.csv")}
+    assert sorted(finished) == ["fold000.csv", "fold001.csv"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+    calls.clear()
+    rows = run_folds(folds, lambda f: calls.append(f.index) or rows_for(f), tmp_path, progress=False)
+    assert calls == [2]
+    assert [r["subject"] for r in rows] == ["a", "b", "c"]
+    assert {p: (tmp_path / p).stat().st_mtime_ns for p in finished} == finished
+
+
+def test_resuming_with_another_configuration_is_refused(tmp_path):
+    check_resumable(tmp_path, {"lr": 0.1, "epochs": 2})
+    check_resumable(tmp_path, {"lr": 0.1, "epochs": 2})
+    with pytest.raises(RuntimeError, match="changed: lr"):
+        check_resumable(tmp_path, {"lr": 0.2, "epochs": 2})

@@ -1,0 +1,61 @@
+"""End to end on a tiny synthetic set: the run directory a paper's numbers come from."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from mer.train import run
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def tiny_config(tmp_path, *overrides):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(
+            "config",
+            overrides=[
+                f"dataset.cache_dir={tmp_path / 'cache'}",
+                "dataset.num_subjects=3",
+                "dataset.clips_per_subject=4",
+                "dataset.frame_size=32",
+                "dataset.input_size=[16,16]",
+                "trainer.epochs=1",
+                "trainer.batch_size=4",
+                "trainer.progress=false",
+                *overrides,
+            ],
+        )
+
+
+def test_loso_run_writes_every_output(tmp_path):
+    run_dir = tmp_path / "run"
+    results = run(tiny_config(tmp_path), run_dir)
+    assert results["num_folds"] == 3 and results["num_samples"] == 12 and results["protocol"] == "loso"
+    assert 0 <= results["uf1"] <= 1 and 0 <= results["uar"] <= 1 and "synthetic" in results["per_dataset"]
+    assert "last" in results["selection"] and results["partial"] is None
+    assert sorted(p.name for p in (run_dir / "folds").glob("*.csv")) == ["fold000.csv", "fold001.csv", "fold002.csv"]
+    rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert list(rows[0]) == ["clip", "subject", "dataset", "label", "prediction", "fold"] and len(rows) == 12
+    assert {r["subject"]: r["fold"] for r in rows} == {"sub01": "fold000", "sub02": "fold001", "sub03": "fold002"}
+    assert json.loads((run_dir / "results.json").read_text())["uf1"] == results["uf1"]
+    report = (run_dir / "report.md").read_text()
+    assert "leave-one-subject-out over 3 subjects" in report and "Confusion matrix" in report
+    assert "num_subjects: 3" in (run_dir / "config_resolved.yaml").read_text()
+
+
+def test_same_fold_gives_the_same_predictions_alone_or_in_the_whole_run(tmp_path):
+    whole = run(tiny_config(tmp_path), tmp_path / "whole")
+    first = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "first")
+    assert first["partial"].startswith("only 1 of 3 folds")
+    assert (tmp_path / "first/folds/fold000.csv").read_text() == (tmp_path / "whole/folds/fold000.csv").read_text()
+    assert whole["num_folds"] == 3 and first["num_folds"] == 1
+
+
+def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
+    results = run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=2"), tmp_path / "k")
+    assert results["num_folds"] == 2 and results["num_samples"] == 12
+    with pytest.raises(RuntimeError, match="different configuration"):
+        run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=3"), tmp_path / "k")
