@@ -69,16 +69,16 @@ def test_emotions_follow_dfme_imbalance():
     assert all(s.onset < s.apex < s.offset < s.num_frames for s in specs)
 
 
-def test_generation_is_deterministic_per_seed(tmp_path):
-    def make(name, seed):
-        root = generate(tmp_path / name, num_subjects=2, clips_per_subject=2, seed=seed, frame_size=32)
+def test_generation_is_deterministic_per_seed_whatever_the_workers(tmp_path):
+    def make(name, seed, workers):
+        root = generate(tmp_path / name, num_subjects=2, clips_per_subject=2, seed=seed, frame_size=32, workers=workers)
         rows = list(csv.DictReader((root / "annotations.csv").open()))
         frames = np.concatenate([open_frames(root / r["clip"]).read([0, int(r["apex"])]) for r in rows])
         return rows, frames
 
-    rows_a, frames_a = make("a", 1)
-    rows_b, frames_b = make("b", 1)
-    rows_c, frames_c = make("c", 2)
+    rows_a, frames_a = make("a", 1, workers=1)
+    rows_b, frames_b = make("b", 1, workers=2)
+    rows_c, frames_c = make("c", 2, workers=2)
     assert rows_a == rows_b and np.array_equal(frames_a, frames_b)
     assert rows_a != rows_c or not np.array_equal(frames_a, frames_c)
 
@@ -101,7 +101,7 @@ def test_load_samples_generates_once_into_the_cache(tmp_path):
     )
     samples = load_samples(**kwargs)
     assert len(samples) == 6 and {s.subject for s in samples} == {"sub01", "sub02"}
-    assert all(s.path.suffix == ".mp4" and s.path.is_file() and s.fps == 30 for s in samples)
+    assert all(s.path.suffix == ".mp4" and s.path.is_file() and s.fps == 100 for s in samples)
     (folder,) = (tmp_path / "synthetic").iterdir()
     stamp = (folder / "annotations.csv").stat().st_mtime_ns
     assert load_samples(**kwargs) == samples
