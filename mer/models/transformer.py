@@ -1,0 +1,123 @@
+"""A temporal transformer: a per-frame encoder, then self-attention over time.
+
+With ``frame_encoder="cnn"`` each frame becomes one token (cheap, suits long high-frame-rate
+sequences); with ``"patch"`` each frame becomes a grid of patch tokens and attention runs over
+space and time. ``keep_tokens`` applies attentive token pooling (APViT's ATP, Xue et al. 2022):
+after ``pool_after`` blocks only the tokens the class token attends to most are kept, which cuts
+the cost of the remaining blocks without learnable parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class FrameCNN(nn.Module):
+    """Three strided conv layers and global pooling: one ``dim`` token per frame."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        layers, channels = [], [3, dim // 4, dim // 2, dim]
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU()]
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.net(frames).unsqueeze(1)
+
+
+class PatchEmbedding(nn.Module):
+    """Non-overlapping ``patch x patch`` patches, linearly embedded: a grid of tokens per frame."""
+
+    def __init__(self, dim: int, patch: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, stride=patch)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.proj(frames).flatten(2).transpose(1, 2)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block that can return its attention weights."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.norm1(x)
+        attended, weights = self.attn(h, h, h, need_weights=need_weights, average_attn_weights=True)
+        x = x + attended
+        return x + self.mlp(self.norm2(x)), weights
+
+
+def attentive_token_pooling(x: torch.Tensor, cls_attention: torch.Tensor, keep: int) -> torch.Tensor:
+    """Keep the class token and the ``keep`` tokens it attends to most, in their original order.
+
+    Args:
+        x: ``B x (1 + N) x D`` tokens, class token first.
+        cls_attention: ``B x N`` attention of the class token to the other tokens.
+    """
+    index = cls_attention.topk(keep, dim=1).indices.sort(dim=1).values + 1
+    kept = x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+    return torch.cat([x[:, :1], kept], dim=1)
+
+
+class TemporalTransformer(nn.Module):
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        num_frames: int,
+        input_size: Sequence[int],
+        frame_encoder: str = "cnn",
+        patch_size: int = 8,
+        dim: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.1,
+        keep_tokens: float = 1.0,
+        pool_after: int = 2,
+    ):
+        super().__init__()
+        if frame_encoder == "cnn":
+            self.encoder, per_frame = FrameCNN(dim), 1
+        elif frame_encoder == "patch":
+            self.encoder = PatchEmbedding(dim, patch_size)
+            per_frame = (input_size[0] // patch_size) * (input_size[1] // patch_size)
+        else:
+            raise ValueError(f"frame_encoder must be 'cnn' or 'patch', got {frame_encoder!r}")
+        if not 0 < keep_tokens <= 1:
+            raise ValueError(f"keep_tokens is a fraction in (0, 1], got {keep_tokens}")
+        num_tokens = num_frames * per_frame
+        self.keep = max(1, round(num_tokens * keep_tokens))
+        self.pool_after = pool_after
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02)
+        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """``B x C x T x H x W`` clips to ``B x (T * tokens per frame) x D``, time-major."""
+        b, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w)
+        per_frame = self.encoder(frames)
+        return per_frame.reshape(b, t * per_frame.shape[1], -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.tokens(x) + self.pos
+        x = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens], dim=1)
+        for i, block in enumerate(self.blocks):
+            prune = i + 1 == self.pool_after and self.keep < tokens.shape[1]
+            x, weights = block(x, need_weights=prune)
+            if prune:
+                x = attentive_token_pooling(x, weights[:, 0, 1:], self.keep)
+        return self.head(self.norm(x[:, 0]))
