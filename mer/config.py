@@ -21,6 +21,7 @@ class SamplingConfig:
     strategy: str = "uniform"
     num_frames: int = 8
     stride: int = 1
+    curves_dir: str | None = None
 
 
 @dataclass

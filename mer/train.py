@@ -87,6 +87,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         strategy=sampling.strategy,
         num_frames=sampling.num_frames,
         stride=sampling.stride,
+        curves_dir=sampling.curves_dir,
         size=cfg.dataset.input_size,
         cache=trainer.clip_cache,
         cache_dir=trainer.clip_cache_dir,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mer.data.frames import FrameReadError, open_frames
+from mer.data.frames import FrameReadError, FrameSource, open_frames
 from mer.data.labels import LabelSpace
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,49 @@ def _int_or_none(value: str | None) -> int | None:
     return int(float(value))
 
 
+def parse_key_frames(row: Mapping[str, object], where: str) -> tuple[int, int | None, int]:
+    """``(onset, apex or None, offset)`` of a row, checked for onset <= apex <= offset."""
+    try:
+        onset = _int_or_none(row["onset"])
+        apex = _int_or_none(row.get("apex"))
+        offset = _int_or_none(row["offset"])
+    except (TypeError, ValueError) as error:
+        raise AnnotationError(f"{where}: frame numbers must be integers ({error})") from error
+    if onset is None or offset is None:
+        raise AnnotationError(f"{where}: onset and offset are required")
+    if not onset < offset or (apex is not None and not onset <= apex <= offset):
+        raise AnnotationError(
+            f"{where}: needs onset <= apex <= offset and onset < offset, got {onset}, {apex}, {offset}"
+        )
+    return onset, apex, offset
+
+
+def open_checked(path: Path, onset: int, offset: int, where: str) -> FrameSource:
+    """Open a clip and check that onset..offset lies inside it."""
+    try:
+        source = open_frames(path)
+    except FrameReadError as error:
+        raise AnnotationError(f"{where}: {error}") from error
+    if onset < source.first or offset > source.last:
+        raise AnnotationError(
+            f"{where}: frames {onset}..{offset} outside the clip's {source.first}..{source.last} ({path})"
+        )
+    return source
+
+
+def read_rows(annotations: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Columns and rows of a canonical CSV, checking the required columns are there."""
+    if not annotations.is_file():
+        raise AnnotationError(f"{annotations}: annotation file not found")
+    with annotations.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise AnnotationError(f"{annotations}, line 1: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+        return columns, list(reader)
+
+
 def make_sample(
     row: Mapping[str, object],
     *,
@@ -80,18 +123,7 @@ def make_sample(
         where: ``"file, line N"``, prefixed to every error.
         check_frames: open the clip and check the frame numbers lie inside it.
     """
-    try:
-        onset = _int_or_none(row["onset"])
-        apex = _int_or_none(row.get("apex"))
-        offset = _int_or_none(row["offset"])
-    except (TypeError, ValueError) as error:
-        raise AnnotationError(f"{where}: frame numbers must be integers ({error})") from error
-    if onset is None or offset is None:
-        raise AnnotationError(f"{where}: onset and offset are required")
-    if not onset < offset or (apex is not None and not onset <= apex <= offset):
-        raise AnnotationError(
-            f"{where}: needs onset <= apex <= offset and onset < offset, got {onset}, {apex}, {offset}"
-        )
+    onset, apex, offset = parse_key_frames(row, where)
     emotion = str(row["emotion"]).strip()
     try:
         label = labels.to_index(emotion)
@@ -102,14 +134,7 @@ def make_sample(
     clip = str(row["clip"]).strip()
     path = root / clip
     if check_frames:
-        try:
-            source = open_frames(path)
-        except FrameReadError as error:
-            raise AnnotationError(f"{where}: {error}") from error
-        if onset < source.first or offset > source.last:
-            raise AnnotationError(
-                f"{where}: frames {onset}..{offset} outside the clip's {source.first}..{source.last} ({path})"
-            )
+        open_checked(path, onset, offset, where)
     fps = row.get("fps")
     return Sample(
         subject=str(row["subject"]).strip(),
@@ -142,14 +167,7 @@ def read_canonical_csv(
     """
     annotations, root = Path(annotations), Path(root)
     labels = LabelSpace(list(classes), class_map)
-    if not annotations.is_file():
-        raise AnnotationError(f"{annotations}: annotation file not found")
-    with annotations.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise AnnotationError(f"{annotations}, line 1: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
-        rows = list(reader)
+    _, rows = read_rows(annotations)
     samples, left_out = [], Counter()
     for line, row in enumerate(tqdm(rows, desc=f"checking {annotations.name}", leave=False), start=2):
         sample = make_sample(

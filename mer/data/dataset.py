@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from mer.data.annotations import Sample
 from mer.data.cache import DiskClipCache, cache_key
+from mer.data.curves import curve_path, load_curve
 from mer.data.frames import open_frames
 from mer.data.sampling import sample_frames
 
@@ -36,19 +37,30 @@ class ClipDataset(Dataset):
         stride: int = 1,
         cache: str = "memory",
         cache_dir: str | Path | None = None,
+        curves_dir: str | Path | None = None,
         backend: str = "auto",
     ):
         self.samples = list(samples)
         self.strategy, self.num_frames, self.stride = strategy, num_frames, stride
         self.size = (int(size[0]), int(size[1]))
         self.backend = backend
+        if strategy == "motion" and curves_dir is None:
+            raise ValueError("the motion strategy needs dataset.sampling.curves_dir (see data_tools/extract_apex.py)")
+        self.curves_dir = curves_dir
         self._memory: dict[int, torch.Tensor] | None = {} if cache == "memory" else None
         self._disk: DiskClipCache | None = None
         if cache == "disk":
             if cache_dir is None:
                 raise ValueError("cache='disk' needs a cache_dir")
             length = 3 if strategy == "onset_apex_offset" else num_frames
-            key = cache_key(self.samples, strategy=strategy, num_frames=num_frames, stride=stride, size=self.size)
+            key = cache_key(
+                self.samples,
+                strategy=strategy,
+                num_frames=num_frames,
+                stride=stride,
+                size=self.size,
+                curves=str(curves_dir),
+            )
             self._disk = DiskClipCache(cache_dir, key, (len(self.samples), length, *self.size, 3))
         elif cache not in ("memory", "none"):
             raise ValueError(f"cache must be 'memory', 'disk' or 'none', got {cache!r}")
@@ -66,6 +78,7 @@ class ClipDataset(Dataset):
             num_frames=self.num_frames,
             stride=self.stride,
             clip=str(s.path),
+            curve=load_curve(curve_path(self.curves_dir, s.clip)) if self.strategy == "motion" else None,
         )
 
     def clip(self, index: int) -> torch.Tensor:

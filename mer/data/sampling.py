@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 
-STRATEGIES = ("onset_apex_offset", "uniform", "onset_apex", "apex_centred")
+import numpy as np
+
+STRATEGIES = ("onset_apex_offset", "uniform", "onset_apex", "apex_centred", "motion")
 
 
 def _evenly(start: int, stop: int, count: int) -> list[int]:
@@ -38,6 +41,7 @@ def sample_frames(
     num_frames: int,
     stride: int = 1,
     clip: str = "",
+    curve: tuple[Sequence[int], Sequence[float]] | None = None,
 ) -> list[int]:
     """Frame numbers for one clip.
 
@@ -45,15 +49,22 @@ def sample_frames(
         strategy: ``onset_apex_offset`` (the three key frames; ``num_frames`` is ignored),
             ``uniform`` (evenly from onset to offset), ``onset_apex`` (evenly from onset to apex) or
             ``apex_centred`` (consecutive frames ``stride`` apart centred on the apex, shifted to stay
-            within onset..offset where the clip is long enough, else clamped, repeating frames).
+            within onset..offset where the clip is long enough, else clamped, repeating frames) or
+            ``motion`` (at equal steps of cumulative facial motion, from ``curve``).
         num_frames: T, the frames returned (except for ``onset_apex_offset``).
         stride: step between frames for ``apex_centred``.
-        clip: name used in the missing-apex warning.
+        clip: name used in warnings and errors.
+        curve: ``(frame numbers, motion)`` from onset to offset, for ``motion`` (cached by
+            ``data_tools/extract_apex.py --curves``).
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     if strategy == "uniform":
         return _evenly(onset, offset, num_frames)
+    if strategy == "motion":
+        if curve is None:
+            raise ValueError(f"{clip}: the motion strategy needs a motion curve (data_tools/extract_apex.py --curves)")
+        return motion_frames(*curve, num_frames=num_frames, clip=clip, onset=onset, offset=offset)
     key = resolve_apex(onset, apex, offset, clip=clip)
     if strategy == "onset_apex_offset":
         return [onset, key, offset]
@@ -65,3 +76,23 @@ def sample_frames(
         start = max(onset, min(start, offset - span))
         return [min(max(start + i * stride, onset), offset) for i in range(num_frames)]
     raise ValueError(f"unknown sampling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def motion_frames(
+    numbers: Sequence[int], motion: Sequence[float], *, num_frames: int, clip: str = "", onset: int, offset: int
+) -> list[int]:
+    """``num_frames`` frames at equal steps of cumulative motion: dense where the face moves.
+
+    The motion between neighbouring frames is the change of the curve (facial motion relative to
+    the onset); each frame taken is the first whose cumulative motion reaches its step. A curve
+    without motion falls back to uniform sampling.
+    """
+    numbers = list(numbers)
+    if numbers[0] != onset or numbers[-1] != offset:
+        raise ValueError(f"{clip}: motion curve covers {numbers[0]}..{numbers[-1]}, annotation {onset}..{offset}")
+    cumulative = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(np.asarray(motion, dtype=float))))])
+    if cumulative[-1] <= 0:
+        return _evenly(onset, offset, num_frames)
+    levels = np.linspace(0, cumulative[-1], num_frames)
+    index = np.searchsorted(cumulative, levels - 1e-9 * cumulative[-1])
+    return [numbers[min(i, len(numbers) - 1)] for i in index]

@@ -58,3 +58,22 @@ def test_uniform_needs_no_apex_and_does_not_warn(recwarn):
 def test_unknown_strategy_is_named():
     with pytest.raises(ValueError, match="unknown sampling strategy 'middle'"):
         sample_frames("middle", onset=0, apex=1, offset=2, num_frames=3)
+
+
+def test_motion_places_frames_where_the_face_moves():
+    numbers = list(range(20, 31))
+    curve = [0, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5]  # moves over frames 20..25, rests after
+    got = sample_frames("motion", onset=20, apex=25, offset=30, num_frames=6, curve=(numbers, curve))
+    assert got == [20, 21, 22, 23, 24, 25]
+    rise_and_fall = [0, 4, 4, 4, 4, 4, 4, 4, 4, 2, 0]  # a jump at the start, a fall at the end
+    got = sample_frames("motion", onset=20, apex=21, offset=30, num_frames=5, curve=(numbers, rise_and_fall))
+    assert got == [20, 21, 21, 29, 30]
+
+
+def test_motion_without_motion_is_uniform_and_needs_a_matching_curve():
+    flat = (list(range(0, 11)), [0.0] * 11)
+    assert sample_frames("motion", onset=0, apex=5, offset=10, num_frames=3, curve=flat) == [0, 5, 10]
+    with pytest.raises(ValueError, match="covers 0..10, annotation 0..12"):
+        sample_frames("motion", onset=0, apex=5, offset=12, num_frames=3, curve=flat)
+    with pytest.raises(ValueError, match="needs a motion curve"):
+        sample_frames("motion", onset=0, apex=5, offset=10, num_frames=3)

@@ -1,0 +1,29 @@
+"""Cached facial-motion curves: one small ``.npz`` a clip, written once by preprocessing
+(``data_tools/extract_apex.py --curves DIR``) and read by the ``motion`` sampling strategy, so
+training never recomputes optical flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def curve_path(curves_dir: str | Path, clip: str) -> Path:
+    """Where the curve of ``clip`` (its path relative to the dataset root) is kept."""
+    return Path(curves_dir).expanduser() / f"{clip}.npz"
+
+
+def save_curve(path: Path, numbers: np.ndarray, motion: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, frames=np.asarray(numbers, dtype=np.int64), motion=np.asarray(motion, dtype=np.float32))
+    tmp.replace(path)
+
+
+def load_curve(path: Path) -> tuple[list[int], np.ndarray]:
+    """``(frame numbers, motion)`` of one clip."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no motion curve; run data_tools/extract_apex.py --curves first")
+    with np.load(path) as data:
+        return data["frames"].tolist(), data["motion"]

@@ -1,0 +1,1 @@
+"""Preprocessing run once per dataset: apex spotting, face cropping, motion curves, optical flow."""

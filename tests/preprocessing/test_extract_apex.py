@@ -1,0 +1,157 @@
+"""The extraction tool end to end on synthetic clips with a known apex, and on real footage."""
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_tools.extract_apex import main
+from mer.data.annotations import read_canonical_csv
+from mer.data.curves import curve_path, load_curve
+from mer.data.dataset import ClipDataset
+from mer.data.frames import open_frames
+from mer.datasets.synthetic import generate
+from tests.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """Eight synthetic clips with head jitter, and a copy of the CSV with the apex removed."""
+    root = generate(tmp_path_factory.mktemp("spot") / "data", num_subjects=2, clips_per_subject=4, seed=11)
+    rows = list(csv.DictReader((root / "annotations.csv").open()))
+    truth = {r["clip"]: int(r["apex"]) for r in rows}
+    write_rows(root / "no_apex.csv", [{**r, "apex": ""} for r in rows])
+    return root, truth
+
+
+def write_rows(path, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_out(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_flow_spotting_finds_the_known_apex_within_the_bound(clips, tmp_path):
+    root, truth = clips
+    out = tmp_path / "out.csv"
+    assert main(["--annotations", str(root / "no_apex.csv"), "--root", str(root), "--out", str(out)]) == 0
+    rows = read_out(out)
+    errors = np.array([abs(int(r["apex"]) - truth[r["clip"]]) for r in rows])
+    assert len(rows) == 8 and {r["apex_source"] for r in rows} == {"spotted"}
+    assert errors.mean() <= 2 and errors.max() <= 6, errors
+
+
+def test_annotated_apexes_are_kept_unless_overwritten(clips, tmp_path):
+    root, truth = clips
+    out = tmp_path / "out.csv"
+    main(["--annotations", str(root / "annotations.csv"), "--root", str(root), "--out", str(out), "--workers", "1"])
+    assert {(r["apex_source"], int(r["apex"]) == truth[r["clip"]]) for r in read_out(out)} == {("annotated", True)}
+    main(["--annotations", str(root / "annotations.csv"), "--root", str(root), "--out", str(out), "--overwrite"])
+    assert {r["apex_source"] for r in read_out(out)} == {"spotted"}
+
+
+def test_frame_folder_numbered_from_101_spots_the_same_apex_as_the_video(clips, tmp_path):
+    root, _ = clips
+    row = next(csv.DictReader((root / "no_apex.csv").open()))
+    source = open_frames(root / row["clip"])
+    folder = tmp_path / "frames" / "EP01"
+    folder.mkdir(parents=True)
+    for n, frame in enumerate(source.read(list(range(source.last + 1)))):
+        Image.fromarray(frame).save(folder / f"img{n + 101}.png")
+    shifted = {**row, "clip": "frames/EP01", "onset": int(row["onset"]) + 101, "offset": int(row["offset"]) + 101}
+    write_rows(tmp_path / "both.csv", [row, shifted])
+    shutil.copytree(root / "clips", tmp_path / "clips")
+    out = tmp_path / "out.csv"
+    assert main(["--annotations", str(tmp_path / "both.csv"), "--root", str(tmp_path), "--out", str(out)]) == 0
+    video, frames = read_out(out)
+    assert int(frames["apex"]) == int(video["apex"]) + 101
+
+
+def test_a_corrupt_video_is_reported_by_line_and_the_other_rows_are_written(clips, tmp_path, capsys):
+    root, _ = clips
+    rows = list(csv.DictReader((root / "no_apex.csv").open()))[:3]
+    (root / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    rows[1] = {**rows[1], "clip": "clips/broken.mp4"}
+    write_rows(tmp_path / "in.csv", rows)
+    out = tmp_path / "out.csv"
+    assert main(["--annotations", str(tmp_path / "in.csv"), "--root", str(root), "--out", str(out)]) == 1
+    assert [r["clip"] for r in read_out(out)] == [rows[0]["clip"], rows[2]["clip"]]
+    assert "in.csv, line 3" in capsys.readouterr().err
+
+
+def test_cached_curves_drive_motion_sampling(clips, tmp_path):
+    root, _ = clips
+    out, curves = tmp_path / "out.csv", tmp_path / "curves"
+    main(
+        [
+            "--annotations",
+            str(root / "annotations.csv"),
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--curves",
+            str(curves),
+        ]
+    )
+    samples = read_canonical_csv(
+        out,
+        root=root,
+        classes=["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"],
+        dataset="synthetic",
+    )
+    data = ClipDataset(samples, strategy="motion", num_frames=8, size=(16, 16), curves_dir=curves, cache="none")
+    for i, s in enumerate(samples):
+        numbers, motion = load_curve(curve_path(curves, s.clip))
+        assert numbers == list(range(s.onset, s.offset + 1))
+        picked = data.frame_numbers(i)
+        assert picked[0] == s.onset and picked[-1] <= s.offset and picked == sorted(picked)
+        # each step between picked frames covers the same cumulative motion, to within one frame's
+        cumulative = np.concatenate([[0], np.cumsum(np.abs(np.diff(motion)))])
+        reached = cumulative[[p - s.onset for p in picked]]
+        largest_step = np.abs(np.diff(motion)).max()
+        assert np.allclose(reached, np.linspace(0, cumulative[-1], 8), atol=largest_step)
+        assert data[i][0].shape == (8, 16, 16, 3)
+
+
+REAL = SHARED_DATA / "real_video"
+
+
+@pytest.mark.skipif(not (REAL / "single_face.mp4").is_file(), reason="../shared/data/real_video not present")
+def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, capsys):
+    write_rows(
+        tmp_path / "in.csv",
+        [
+            {"subject": "a", "clip": "single_face.mp4", "onset": 0, "apex": "", "offset": 71, "emotion": "happiness"},
+            {"subject": "b", "clip": "no_face.mp4", "onset": 0, "apex": "", "offset": 20, "emotion": "happiness"},
+        ],
+    )
+    out, crop = tmp_path / "out.csv", tmp_path / "crop"
+    code = main(
+        [
+            "--annotations",
+            str(tmp_path / "in.csv"),
+            "--root",
+            str(REAL),
+            "--out",
+            str(out),
+            "--crop",
+            str(crop),
+            "--crop-size",
+            "112",
+        ]
+    )
+    assert code == 1
+    assert "in.csv, line 3: no face found" in capsys.readouterr().err
+    assert [r["clip"] for r in read_out(out)] == ["single_face.mp4"]
+    cropped = open_frames(crop / "single_face.mp4")
+    assert cropped.last == 71 and cropped.read([0]).shape == (1, 112, 112, 3)
+    # the crop is a face: skin-coloured centre, more red than blue
+    centre = cropped.read([0])[0, 40:70, 40:70].reshape(-1, 3).mean(axis=0)
+    assert centre[0] > centre[2]
