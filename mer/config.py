@@ -57,6 +57,7 @@ class Config:
     dataset: Any = MISSING
     model: Any = MISSING
     loss: Any = MISSING
+    schedule: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 

@@ -113,10 +113,15 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         seed = fold_seed(cfg.seed, fold)
         seed_everything(seed)
         model = instantiate(cfg.model, num_classes=len(classes))
+        labels = [samples[i].label for i in train]
+        counts = [labels.count(c) for c in range(len(classes))]
         train_model(
             model,
             Subset(data, train),
-            loss_fn=instantiate(cfg.loss),
+            labels=labels,
+            num_classes=len(classes),
+            schedule=instantiate(cfg.schedule),
+            loss_fn=instantiate(cfg.loss)(class_counts=counts),
             optimizer=instantiate(trainer.optimizer),
             epochs=trainer.epochs,
             batch_size=trainer.batch_size,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mer.data.transforms import Normalization, to_model_input
 
@@ -38,6 +38,7 @@ class Runtime:
         shuffle: bool,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        sampler: Sampler | None = None,
     ) -> DataLoader:
         """A loader with pinned memory on CUDA and the configured workers and prefetch."""
         workers = self.num_workers
@@ -45,6 +46,7 @@ class Runtime:
             data,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             drop_last=drop_last,
             generator=generator,
             num_workers=workers,

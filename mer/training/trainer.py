@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm import tqdm
 
 from mer.data.transforms import Normalization, random_hflip
+from mer.losses import ClassAwareLoss, class_weights
 from mer.training.device import Runtime
+from mer.training.schedules import WEIGHTING, Standard, class_frequencies, sample_weights
+
+log = logging.getLogger(__name__)
+
+
+def _reweighted(base: torch.Tensor, counts: Sequence[int], power: float) -> torch.Tensor:
+    """The loss's own class weights times class-balanced weights to ``power``, renormalised."""
+    weight = base * class_weights(counts, WEIGHTING).to(base) ** power
+    return weight / weight.sum() * (torch.as_tensor(counts) > 0).sum()
 
 
 def train_model(
@@ -24,30 +35,56 @@ def train_model(
     batch_size: int,
     runtime: Runtime,
     norm: Normalization,
+    labels: Sequence[int],
+    num_classes: int,
+    schedule=None,
     hflip: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> list[float]:
     """Train ``model`` in place for ``epochs`` and return each epoch's mean loss.
 
-    There is no early stopping and no model selection: the held-out subject is evaluated with the
-    last epoch's weights, so nothing is ever chosen on it.
+    ``labels`` are the training samples' classes, in the order of ``data``; the ``schedule``
+    (:mod:`mer.training.schedules`) sets each epoch's class sampling and loss re-weighting from
+    their counts, and every epoch's class shares are logged. There is no early stopping and no
+    model selection: the held-out subject is evaluated with the last epoch's weights, so nothing is
+    ever chosen on it.
     """
+    schedule = schedule or Standard()
+    counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
+    base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
-    loader = runtime.loader(
-        data, batch_size=batch_size, shuffle=True, generator=generator, drop_last=len(data) > batch_size
-    )
     net = runtime.prepare(model.train())
     opt = optimizer(model.parameters())
     scaler = torch.amp.GradScaler(enabled=runtime.use_scaler)
     losses = []
+    loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
     bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
-    for _ in bar:
+    for epoch in bar:
+        plan = schedule.plan(epoch)
+        if plan.sampling_power not in loaders:
+            sampler = None
+            if plan.sampling_power != 1.0:
+                weights = sample_weights(labels, counts, plan.sampling_power)
+                sampler = WeightedRandomSampler(weights, len(labels), replacement=True, generator=generator)
+            loaders[plan.sampling_power] = runtime.loader(
+                data,
+                batch_size=batch_size,
+                shuffle=sampler is None,
+                sampler=sampler,
+                generator=generator,
+                drop_last=len(data) > batch_size,
+            )
+        loader = loaders[plan.sampling_power]
+        if base_weight is not None:
+            loss_fn.set_class_weights(_reweighted(base_weight, counts, plan.reweight_power))
+        drawn = torch.zeros(num_classes, dtype=torch.long)
         total = torch.zeros((), device=runtime.device)
         count = 0
-        for clips, labels in loader:
+        for clips, labels_batch in loader:
+            drawn += torch.bincount(labels_batch, minlength=num_classes)
             x = random_hflip(runtime.model_input(clips, norm), hflip, generator)
-            y = labels.to(runtime.device, non_blocking=True)
+            y = labels_batch.to(runtime.device, non_blocking=True)
             with runtime.autocast():
                 loss = loss_fn(net(x), y)
             opt.zero_grad(set_to_none=True)
@@ -58,6 +95,16 @@ def train_model(
             count += len(y)
         losses.append(total.item() / max(count, 1))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        log.info(
+            "epoch %d: sampling power %.2f (expected class shares %s, drawn %s), re-weighting power %.2f%s, loss %.4f",
+            epoch,
+            plan.sampling_power,
+            np.round(class_frequencies(counts, plan.sampling_power), 3).tolist(),
+            drawn.tolist(),
+            plan.reweight_power,
+            f", class weights {np.round(loss_fn.weight.tolist(), 3).tolist()}" if base_weight is not None else "",
+            losses[-1],
+        )
     return losses
 
 
