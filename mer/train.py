@@ -19,7 +19,7 @@ from torch.utils.data import Subset
 import mer
 from mer.atomic import write_text_atomic
 from mer.config import SamplingConfig, register
-from mer.data.dataset import ClipDataset
+from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.transforms import Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
 from mer.evaluation.report import summarize, write_run_outputs
@@ -82,16 +82,19 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     classes = list(cfg.dataset.classes.names)
 
     samples = instantiate(cfg.dataset.samples, _convert_="all")
-    data = ClipDataset(
-        samples,
-        strategy=sampling.strategy,
-        num_frames=sampling.num_frames,
-        stride=sampling.stride,
-        curves_dir=sampling.curves_dir,
-        size=cfg.dataset.input_size,
-        cache=trainer.clip_cache,
-        cache_dir=trainer.clip_cache_dir,
-    )
+    if cfg.dataset.get("kind", "clips") == "images":
+        data = ImageDataset(samples, size=cfg.dataset.input_size)
+    else:
+        data = ClipDataset(
+            samples,
+            strategy=sampling.strategy,
+            num_frames=sampling.num_frames,
+            stride=sampling.stride,
+            curves_dir=sampling.curves_dir,
+            size=cfg.dataset.input_size,
+            cache=trainer.clip_cache,
+            cache_dir=trainer.clip_cache_dir,
+        )
     subjects = [s.subject for s in samples]
     all_folds = make_folds(
         subjects, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed

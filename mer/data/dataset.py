@@ -107,3 +107,30 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     x = frames.permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+class ImageDataset(Dataset):
+    """One image a sample (e.g. an onset-apex flow image) as a one-frame clip, ``1 x H x W x 3`` uint8.
+
+    Images are read with OpenCV, so channels keep OpenCV's order: flow-image sets such as the MEGC
+    composite were made and published that way. All images are read once and kept.
+    """
+
+    def __init__(self, samples: Sequence[Sample], *, size: Sequence[int]):
+        import cv2
+
+        self.samples = list(samples)
+        self.size = (int(size[0]), int(size[1]))
+        images = []
+        for s in self.samples:
+            image = cv2.imread(str(s.path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise FileNotFoundError(f"{s.path}: unreadable image")
+            images.append(resize_frames(torch.from_numpy(image)[None], self.size))
+        self.images = torch.stack(images)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], self.samples[index].label

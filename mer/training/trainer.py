@@ -95,7 +95,9 @@ def train_model(
             count += len(y)
         losses.append(total.item() / max(count, 1))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        log.info(
+        changed = epoch == 0 or epoch == epochs - 1 or plan != schedule.plan(epoch - 1)
+        log.log(
+            logging.INFO if changed else logging.DEBUG,  # long runs log only where the schedule moves
             "epoch %d: sampling power %.2f (expected class shares %s, drawn %s), re-weighting power %.2f%s, loss %.4f",
             epoch,
             plan.sampling_power,

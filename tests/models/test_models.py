@@ -13,23 +13,32 @@ from mer.models.transformer import TemporalTransformer, attentive_token_pooling
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
+#: models of one-image inputs (onset-apex flow), with the dataset overrides they need
+IMAGE_MODELS = {"ststnet": ["dataset=megc2019_flow", "dataset.root=unused"]}
 
 
 def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
+    data = IMAGE_MODELS.get(model, ["dataset.input_size=[32,32]"])
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("config", overrides=[f"model={model}", "dataset.input_size=[32,32]", *overrides])
+        cfg = compose("config", overrides=[f"model={model}", *data, *overrides])
     return instantiate(cfg.model, num_classes=num_classes)
 
 
 def test_the_zoo_is_complete():
-    assert set(MODELS) >= {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam"}
+    assert set(MODELS) >= {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet"}
+
+
+def test_ststnet_is_as_published():
+    net = build("ststnet")
+    assert sum(p.numel() for p in net.parameters()) < 2000
+    assert net.fc.in_features == 16 * 5 * 5
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_forward_and_backward_on_a_tiny_clip(model):
     torch.manual_seed(0)
     net = build(model, num_classes=5)
-    x = torch.randn(2, 3, 8, 32, 32)
+    x = torch.randn(2, 3, 1, 28, 28) if model in IMAGE_MODELS else torch.randn(2, 3, 8, 32, 32)
     logits = net(x)
     assert logits.shape == (2, 5) and torch.isfinite(logits).all()
     torch.nn.functional.cross_entropy(logits, torch.tensor([0, 4])).backward()

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from mer.data.annotations import AnnotationError
+from mer.data.dataset import ImageDataset
+from mer.datasets.megc2019 import load_flow_samples
+from tests.conftest import SHARED_DATA
+
+CLASSES = ["negative", "positive", "surprise"]
+
+
+def make_set(root, rows):
+    (root / "flow28").mkdir(parents=True)
+    lines = ["dataset,sub,filename_o,label"]
+    for i, (dataset, sub, name, label) in enumerate(rows):
+        lines.append(f"{dataset},{sub},{name},{label}")
+        image = np.zeros((28, 28, 3), np.uint8)
+        image[..., 0], image[..., 2] = 10 * i, 200  # red varies, blue is 200: checks the channel order
+        Image.fromarray(image).save(root / "flow28" / f"{sub}_{name} .png")
+    (root / "samples.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_reads_the_sample_list_into_samples_with_dataset_prefixed_subjects(tmp_path):
+    make_set(tmp_path, [("casme2", "sub01", "EP02_01f", 1), ("samm", "006", "006_1_2", 0), ("smic", "s1", "s1_ne", 2)])
+    samples = load_flow_samples(root=tmp_path, classes=CLASSES)
+    assert [(s.subject, s.label, s.emotion, s.dataset) for s in samples] == [
+        ("casme2/sub01", 1, "positive", "casme2"),
+        ("samm/006", 0, "negative", "samm"),
+        ("smic/s1", 2, "surprise", "smic"),
+    ]
+    assert samples[0].path == tmp_path / "flow28" / "sub01_EP02_01f .png"
+    data = ImageDataset(samples, size=(28, 28))
+    image, label = data[1]
+    assert image.shape == (1, 28, 28, 3) and label == 0
+    assert image[0, 0, 0].tolist() == [200, 0, 10]  # OpenCV order: blue first, as the set was published
+
+
+def test_missing_image_and_bad_label_name_the_line(tmp_path):
+    make_set(tmp_path, [("casme2", "sub01", "EP02_01f", 1)])
+    (tmp_path / "samples.csv").write_text("dataset,sub,filename_o,label\ncasme2,sub01,EP02_01f,5\n")
+    with pytest.raises(AnnotationError, match=r"samples.csv, line 2: label 5 outside 0..2"):
+        load_flow_samples(root=tmp_path, classes=CLASSES)
+    (tmp_path / "samples.csv").write_text("dataset,sub,filename_o,label\ncasme2,sub09,EP02_01f,1\n")
+    with pytest.raises(AnnotationError, match=r"line 2: flow image not found"):
+        load_flow_samples(root=tmp_path, classes=CLASSES)
+
+
+COMPOSITE = SHARED_DATA / "megc2019_composite"
+
+
+@pytest.mark.skipif(not (COMPOSITE / "samples.csv").is_file(), reason="../shared/data/megc2019_composite absent")
+def test_the_real_composite_has_442_samples_of_68_subjects():
+    samples = load_flow_samples(root=COMPOSITE, classes=CLASSES)
+    assert len(samples) == 442 and len({s.subject for s in samples}) == 68
+    assert {d: sum(s.dataset == d for s in samples) for d in ("smic", "casme2", "samm")} == {
+        "smic": 164,
+        "casme2": 145,
+        "samm": 133,
+    }
