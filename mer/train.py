@@ -23,6 +23,7 @@ from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.transforms import Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
 from mer.evaluation.report import summarize, write_run_outputs
+from mer.provenance import data_fingerprint, git_commit
 from mer.seeding import seed_everything
 from mer.training.device import resolve_runtime
 from mer.training.trainer import predict, train_model
@@ -163,6 +164,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         selection=f"{cfg.evaluation.selection}: the held-out subjects are scored with the weights after the "
         f"last of {trainer.epochs} epochs; nothing is selected on them",
         seed=cfg.seed,
+        fold_seeds={fold.name: fold_seed(cfg.seed, fold) for fold in folds},
+        git_commit=git_commit(),
+        data_fingerprint=data_fingerprint(samples),
         dataset=cfg.dataset.name,
         model=cfg.model._target_.rsplit(".", 1)[-1],
         model_target=cfg.model._target_,

@@ -44,6 +44,11 @@ def test_loso_run_writes_every_output(tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "leave-one-subject-out over 3 subjects" in report and "Confusion matrix" in report
     assert "num_subjects: 3" in (run_dir / "config_resolved.yaml").read_text()
+    assert len(results["data_fingerprint"]) == 16 and len(results["fold_seeds"]) == 3
+    tex = (run_dir / "report.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "leave-one-subject-out" in tex
+    for figure in ("confusion_matrix.png", "per_subject_accuracy.png"):
+        assert (run_dir / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_same_fold_gives_the_same_predictions_alone_or_in_the_whole_run(tmp_path):

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from mer.evaluation.figures import confusion_figure, subject_figure
 from mer.evaluation.loso import PREDICTION_COLUMNS
 from mer.evaluation.metrics import score
 
@@ -68,6 +69,7 @@ def markdown_report(results: Mapping) -> str:
             f"Classes with no test sample (left out of the macro averages): {results['classes_without_samples']}",
             "",
         ]
+    lines += ["![confusion matrix](confusion_matrix.png) ![per-subject accuracy](per_subject_accuracy.png)", ""]
     lines += ["## Per class", "", "| Class | Support | Recall | F1 |", "|---|---|---|---|"]
     for c in classes:
         recall, f1 = results["per_class"]["recall"].get(c), results["per_class"]["f1"].get(c)
@@ -80,10 +82,55 @@ def markdown_report(results: Mapping) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tex(text: str) -> str:
+    return text.replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("%", "\\%").replace("&", "\\&")
+
+
+def latex_report(results: Mapping) -> str:
+    """A booktabs table (UF1, UAR, accuracy overall and per dataset) with protocol and selection."""
+    table = dict(results["per_dataset"])
+    rows = [
+        f"{_tex(name)} & {r['uf1']:.4f} & {r['uar']:.4f} & {r['accuracy']:.4f} & {r['num_samples']} \\\\"
+        for name, r in table.items()
+    ]
+    if len(table) > 1:
+        rows += [
+            "\\midrule",
+            f"All & {results['uf1']:.4f} & {results['uar']:.4f} & {results['accuracy']:.4f} & "
+            f"{results['num_samples']} \\\\",
+        ]
+    caption = (
+        f"{_tex(str(results.get('model', 'model')))} on {_tex(str(results.get('dataset', 'dataset')))}: "
+        f"{_tex(results['protocol_description'])}; {_tex(results['selection'])}."
+    )
+    if results.get("partial"):
+        caption += f" Partial run: {_tex(results['partial'])}."
+    return "\n".join(
+        [
+            "% requires \\usepackage{booktabs}",
+            "\\begin{table}[t]",
+            "\\centering",
+            f"\\caption{{{caption}}}",
+            "\\begin{tabular}{lrrrr}",
+            "\\toprule",
+            "Dataset & UF1 & UAR & Accuracy & Samples \\\\",
+            "\\midrule",
+            *rows,
+            "\\bottomrule",
+            "\\end{tabular}",
+            "\\end{table}",
+            "",
+        ]
+    )
+
+
 def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping) -> None:
-    """``predictions.csv``, ``results.json`` and ``report.md`` in ``run_dir``, each written atomically."""
+    """``predictions.csv``, ``results.json``, ``report.md``, ``report.tex`` and the figures in ``run_dir``."""
     write_csv_atomic(
         run_dir / "predictions.csv", PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in rows)
     )
     write_json_atomic(run_dir / "results.json", dict(results))
     write_text_atomic(run_dir / "report.md", markdown_report(results))
+    write_text_atomic(run_dir / "report.tex", latex_report(results))
+    confusion_figure(run_dir / "confusion_matrix.png", results["confusion_matrix"], results["classes"])
+    subject_figure(run_dir / "per_subject_accuracy.png", results["per_subject_accuracy"])

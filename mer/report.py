@@ -1,0 +1,92 @@
+"""``python -m mer.report RUN [RUN ...]``: compare finished runs in one table (Markdown and LaTeX).
+
+Runs whose resolved configurations differ only in ``seed`` form one row, with the mean and the
+standard deviation over seeds (``n`` says how many); other runs get a row each. Writes
+``comparison.md`` and ``comparison.tex`` beside the printout when ``--out DIR`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+METRICS = ("uf1", "uar", "accuracy")
+
+
+def load_run(run: Path) -> tuple[dict, dict]:
+    """``(results, resolved config)`` of a run directory."""
+    results_path, config_path = run / "results.json", run / "config_resolved.yaml"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{run}: no results.json (not a finished run directory)")
+    config = OmegaConf.to_container(OmegaConf.load(config_path)) if config_path.is_file() else {}
+    return json.loads(results_path.read_text()), config
+
+
+def group_by_seed(runs: Sequence[Path]) -> list[tuple[str, list[dict]]]:
+    """Runs grouped by their configuration without ``seed``, in the order first seen."""
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        results, config = load_run(run)
+        config.pop("seed", None)
+        groups.setdefault(json.dumps(config, sort_keys=True, default=str), []).append({**results, "run": str(run)})
+    labels = [f"{m[0].get('model', '?')} on {m[0].get('dataset', '?')}" for m in groups.values()]
+    return [
+        (label if labels.count(label) == 1 else f"{label} ({', '.join(Path(r['run']).name for r in members)})", members)
+        for label, members in zip(labels, groups.values(), strict=True)
+    ]
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def comparison_rows(runs: Sequence[Path]) -> list[list[str]]:
+    rows = []
+    for label, members in group_by_seed(runs):
+        seeds = ",".join(str(m.get("seed")) for m in members)
+        rows.append([label, *(_cell([m[k] for m in members]) for k in METRICS), f"{len(members)} ({seeds})"])
+    return rows
+
+
+def markdown(rows: list[list[str]]) -> str:
+    head = "| Run | UF1 | UAR | Accuracy | n (seeds) |\n|---|---|---|---|---|\n"
+    return head + "".join("| " + " | ".join(r) + " |\n" for r in rows)
+
+
+def latex(rows: list[list[str]]) -> str:
+    body = "".join(" & ".join(c.replace("±", "$\\pm$").replace("_", "\\_") for c in r) + " \\\\\n" for r in rows)
+    return (
+        "% requires \\usepackage{booktabs}\n\\begin{tabular}{lrrrr}\n\\toprule\n"
+        "Run & UF1 & UAR & Accuracy & $n$ (seeds) \\\\\n\\midrule\n" + body + "\\bottomrule\n\\end{tabular}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories (each with results.json)")
+    parser.add_argument("--out", type=Path, help="also write comparison.md and comparison.tex here")
+    args = parser.parse_args(argv)
+    try:
+        rows = comparison_rows(args.runs)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(markdown(rows))
+    print(latex(rows))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "comparison.md").write_text(markdown(rows))
+        (args.out / "comparison.tex").write_text(latex(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
