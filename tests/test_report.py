@@ -5,7 +5,14 @@ from mer.report import main
 
 def fake_run(path, *, seed, uf1, lr=1e-3, model="r3d_18"):
     path.mkdir(parents=True)
-    results = {"uf1": uf1, "uar": uf1 - 0.1, "accuracy": uf1 + 0.1, "seed": seed, "model": model, "dataset": "synthetic"}
+    results = {
+        "uf1": uf1,
+        "uar": uf1 - 0.1,
+        "accuracy": uf1 + 0.1,
+        "seed": seed,
+        "model": model,
+        "dataset": "synthetic",
+    }
     (path / "results.json").write_text(json.dumps(results))
     (path / "config_resolved.yaml").write_text(f"seed: {seed}\ntrainer:\n  lr: {lr}\n")
     return path
