@@ -48,6 +48,7 @@ class EvaluationConfig:
     protocol: str = "loso"
     num_folds: int = 10
     max_folds: int | None = None
+    fold: int | None = None
     selection: str = "last_epoch"
 
 

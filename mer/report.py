@@ -3,6 +3,9 @@
 Runs whose resolved configurations differ only in ``seed`` form one row, with the mean and the
 standard deviation over seeds (``n`` says how many); other runs get a row each. Writes
 ``comparison.md`` and ``comparison.tex`` beside the printout when ``--out DIR`` is given.
+
+``python -m mer.report --gather DIR`` pools the folds that separate jobs wrote to ``DIR/folds``
+(``evaluation.fold=K`` in a Hydra multirun) into the same outputs as a single-process run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from mer.evaluation.loso import read_fold
+from mer.evaluation.report import finish_run
 
 METRICS = ("uf1", "uar", "accuracy")
 
@@ -69,11 +75,36 @@ def latex(rows: list[list[str]]) -> str:
     )
 
 
+def gather(run_dir: Path) -> dict:
+    """Pool ``run_dir/folds`` into ``run_dir``'s results; every planned fold must be there."""
+    folds_dir = run_dir / "folds"
+    plan_path, config_path = folds_dir / "plan.json", folds_dir / "config.json"
+    if not plan_path.is_file() or not config_path.is_file():
+        raise FileNotFoundError(f"{folds_dir}: no plan.json/config.json (not the folds of a mer run)")
+    plan, config = json.loads(plan_path.read_text()), json.loads(config_path.read_text())
+    missing = [name for name in plan["folds"] if not (folds_dir / f"{name}.csv").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folds_dir}: {len(missing)} of {len(plan['folds'])} folds missing: {missing}")
+    rows = [row for name in plan["folds"] for row in read_fold(folds_dir / f"{name}.csv")]
+    return finish_run(config, plan, rows, run_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="run directories (each with results.json)")
+    parser.add_argument("runs", nargs="*", type=Path, help="run directories (each with results.json)")
     parser.add_argument("--out", type=Path, help="also write comparison.md and comparison.tex here")
+    parser.add_argument("--gather", type=Path, metavar="DIR", help="pool DIR/folds/*.csv into DIR's results")
     args = parser.parse_args(argv)
+    if args.gather:
+        try:
+            results = gather(args.gather)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"UF1 {results['uf1']:.4f}  UAR {results['uar']:.4f}  ({results['num_folds']} folds) -> {args.gather}")
+        return 0
+    if not args.runs:
+        parser.error("give run directories to compare, or --gather DIR")
     try:
         rows = comparison_rows(args.runs)
     except FileNotFoundError as error:

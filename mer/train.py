@@ -12,18 +12,18 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Subset
 
-import mer
-from mer.atomic import write_text_atomic
+from mer.atomic import write_json_atomic, write_text_atomic
 from mer.config import SamplingConfig, register
 from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.transforms import Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
-from mer.evaluation.report import summarize, write_run_outputs
-from mer.provenance import data_fingerprint, git_commit
+from mer.evaluation.report import finish_run
+from mer.provenance import data_fingerprint
 from mer.seeding import seed_everything
 from mer.training.device import resolve_runtime
 from mer.training.trainer import predict, train_model
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: Keys that do not change any fold's predictions, so a resumed run may differ in them.
 _RESUME_INDEPENDENT = (
     "evaluation.max_folds",
+    "evaluation.fold",
     "trainer.progress",
     "trainer.num_workers",
     "trainer.num_threads",
@@ -59,8 +60,12 @@ def _protocol_description(cfg: DictConfig, num_subjects: int) -> str:
     return f"{cfg.evaluation.num_folds}-fold subject-independent cross-validation over {num_subjects} subjects"
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict:
-    """Run the configured protocol in ``run_dir`` (resuming finished folds) and write its outputs."""
+def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
+    """Run the configured protocol in ``run_dir`` (resuming finished folds) and write its outputs.
+
+    With ``evaluation.fold=K`` only fold K runs, into ``folds_dir`` (shared by the jobs of a
+    multirun), and the pooled outputs are left to ``python -m mer.report --gather``.
+    """
     started = time.time()
     if cfg.evaluation.selection != "last_epoch":
         raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
@@ -101,6 +106,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         subjects, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed
     )
     folds = all_folds[: cfg.evaluation.max_folds] if cfg.evaluation.max_folds else all_folds
+    if cfg.evaluation.fold is not None:
+        if not 0 <= cfg.evaluation.fold < len(all_folds):
+            raise ValueError(f"evaluation.fold={cfg.evaluation.fold}: there are folds 0..{len(all_folds) - 1}")
+        folds = [all_folds[cfg.evaluation.fold]]
     log.info(
         "%d samples, %d subjects, %d of %d folds on %s",
         len(samples),
@@ -109,7 +118,15 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         len(all_folds),
         runtime.device,
     )
-    check_resumable(run_dir / "folds", _fingerprint(cfg))
+    folds_dir = folds_dir or run_dir / "folds"
+    check_resumable(folds_dir, _fingerprint(cfg))
+    plan = {
+        "folds": [f.name for f in all_folds],
+        "fold_seeds": {f.name: fold_seed(cfg.seed, f) for f in all_folds},
+        "protocol_description": _protocol_description(cfg, len(set(subjects))),
+        "data_fingerprint": data_fingerprint(samples),
+    }
+    write_json_atomic(folds_dir / "plan.json", plan)
 
     def run_fold(fold: Fold) -> list[dict[str, object]]:
         test = [i for i, s in enumerate(samples) if s.subject in fold.test_subjects]
@@ -148,42 +165,16 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
             for i, p in zip(test, probs, strict=True)
         ]
 
-    rows = run_folds(folds, run_fold, run_dir / "folds", progress=trainer.progress)
-    partial = None
-    if len(folds) < len(all_folds):
-        partial = (
-            f"only {len(folds)} of {len(all_folds)} folds were run (evaluation.max_folds={cfg.evaluation.max_folds})"
+    rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress)
+    if cfg.evaluation.fold is not None:
+        log.info(
+            "%s written to %s; pool all folds with: python -m mer.report --gather %s",
+            folds[0].name,
+            folds_dir,
+            folds_dir.parent,
         )
-    results = summarize(
-        rows,
-        classes,
-        protocol=cfg.evaluation.protocol,
-        protocol_description=_protocol_description(cfg, len(set(subjects))),
-        num_folds_planned=len(all_folds),
-        partial=partial,
-        selection=f"{cfg.evaluation.selection}: the held-out subjects are scored with the weights after the "
-        f"last of {trainer.epochs} epochs; nothing is selected on them",
-        seed=cfg.seed,
-        fold_seeds={fold.name: fold_seed(cfg.seed, fold) for fold in folds},
-        git_commit=git_commit(),
-        data_fingerprint=data_fingerprint(samples),
-        dataset=cfg.dataset.name,
-        model=cfg.model._target_.rsplit(".", 1)[-1],
-        model_target=cfg.model._target_,
-        version=mer.__version__,
-        seconds=round(time.time() - started, 1),
-    )
-    write_run_outputs(run_dir, rows, results)
-    log.info(
-        "UF1 %.4f  UAR %.4f  accuracy %.4f  (%d folds, %d samples) -> %s",
-        results["uf1"],
-        results["uar"],
-        results["accuracy"],
-        results["num_folds"],
-        results["num_samples"],
-        run_dir,
-    )
-    return results
+        return {"fold": folds[0].name, "num_samples": len(rows)}
+    return finish_run(OmegaConf.to_container(cfg, resolve=True), plan, rows, run_dir, seconds=time.time() - started)
 
 
 register()
@@ -191,7 +182,11 @@ register()
 
 @hydra.main(config_path="../configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    hydra_cfg = HydraConfig.get()
+    folds_dir = None
+    if cfg.evaluation.fold is not None and hydra_cfg.mode == RunMode.MULTIRUN:
+        folds_dir = Path(hydra_cfg.sweep.dir) / "folds"  # every job of the sweep adds its fold here
+    run(cfg, Path(hydra_cfg.runtime.output_dir), folds_dir)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,6 +11,8 @@ from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from mer.evaluation.figures import confusion_figure, subject_figure
 from mer.evaluation.loso import PREDICTION_COLUMNS
 from mer.evaluation.metrics import score
+
+log = logging.getLogger(__name__)
 
 
 def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **meta: object) -> dict:
@@ -134,3 +137,55 @@ def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results:
     write_text_atomic(run_dir / "report.tex", latex_report(results))
     confusion_figure(run_dir / "confusion_matrix.png", results["confusion_matrix"], results["classes"])
     subject_figure(run_dir / "per_subject_accuracy.png", results["per_subject_accuracy"])
+
+
+def finish_run(
+    config: Mapping, plan: Mapping, rows: Sequence[Mapping[str, str]], run_dir: Path, seconds: float | None = None
+) -> dict:
+    """Pool the prediction rows of a run (or of gathered fold jobs) and write every output.
+
+    Args:
+        config: the resolved configuration as plain containers.
+        plan: ``folds`` (all planned fold names), ``fold_seeds``, ``protocol_description`` and
+            ``data_fingerprint``, as the run wrote them to ``folds/plan.json``.
+    """
+    import mer
+    from mer.provenance import git_commit
+
+    done = sorted({r["fold"] for r in rows})
+    evaluation, trainer, model = config["evaluation"], config["trainer"], config["model"]
+    partial = None
+    if len(done) < len(plan["folds"]):
+        partial = f"only {len(done)} of {len(plan['folds'])} folds were run"
+        if evaluation.get("max_folds"):
+            partial += f" (evaluation.max_folds={evaluation['max_folds']})"
+    results = summarize(
+        rows,
+        config["dataset"]["classes"]["names"],
+        protocol=evaluation["protocol"],
+        protocol_description=plan["protocol_description"],
+        num_folds_planned=len(plan["folds"]),
+        partial=partial,
+        selection=f"{evaluation['selection']}: the held-out subjects are scored with the weights after the "
+        f"last of {trainer['epochs']} epochs; nothing is selected on them",
+        seed=config["seed"],
+        fold_seeds={name: plan["fold_seeds"][name] for name in done},
+        git_commit=git_commit(),
+        data_fingerprint=plan["data_fingerprint"],
+        dataset=config["dataset"]["name"],
+        model=model["_target_"].rsplit(".", 1)[-1],
+        model_target=model["_target_"],
+        version=mer.__version__,
+        seconds=None if seconds is None else round(seconds, 1),
+    )
+    write_run_outputs(run_dir, rows, results)
+    log.info(
+        "UF1 %.4f  UAR %.4f  accuracy %.4f  (%d folds, %d samples) -> %s",
+        results["uf1"],
+        results["uar"],
+        results["accuracy"],
+        results["num_folds"],
+        results["num_samples"],
+        run_dir,
+    )
+    return results
