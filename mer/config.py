@@ -40,6 +40,7 @@ class TrainerConfig:
     clip_cache: str = "memory"
     clip_cache_dir: str = "~/.cache/mer/clips"
     progress: bool = True
+    final_fit: bool = False
     optimizer: Any = MISSING
 
 

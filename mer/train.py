@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Subset
 
 from mer.atomic import write_json_atomic, write_text_atomic
+from mer.checkpoint import save_checkpoint
 from mer.config import SamplingConfig, register
 from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.transforms import Normalization
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Keys that do not change any fold's predictions, so a resumed run may differ in them.
 _RESUME_INDEPENDENT = (
+    "trainer.final_fit",
     "evaluation.max_folds",
     "evaluation.fold",
     "trainer.progress",
@@ -128,10 +131,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     }
     write_json_atomic(folds_dir / "plan.json", plan)
 
-    def run_fold(fold: Fold) -> list[dict[str, object]]:
-        test = [i for i, s in enumerate(samples) if s.subject in fold.test_subjects]
-        train = [i for i, s in enumerate(samples) if s.subject not in fold.test_subjects]
-        seed = fold_seed(cfg.seed, fold)
+    def fit(train: list[int], seed: int) -> torch.nn.Module:
+        """A fresh model trained on the samples ``train`` with the configured recipe."""
         seed_everything(seed)
         model = instantiate(cfg.model, num_classes=len(classes))
         labels = [samples[i].label for i in train]
@@ -151,6 +152,13 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             hflip=trainer.hflip,
             seed=seed,
             progress=trainer.progress,
+        )
+        return model
+
+    def run_fold(fold: Fold) -> list[dict[str, object]]:
+        test = [i for i, s in enumerate(samples) if s.subject in fold.test_subjects]
+        model = fit(
+            [i for i, s in enumerate(samples) if s.subject not in fold.test_subjects], fold_seed(cfg.seed, fold)
         )
         probs = predict(model, Subset(data, test), batch_size=trainer.eval_batch_size, runtime=runtime, norm=norm)
         return [
@@ -174,7 +182,12 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             folds_dir.parent,
         )
         return {"fold": folds[0].name, "num_samples": len(rows)}
-    return finish_run(OmegaConf.to_container(cfg, resolve=True), plan, rows, run_dir, seconds=time.time() - started)
+    results = finish_run(OmegaConf.to_container(cfg, resolve=True), plan, rows, run_dir, seconds=time.time() - started)
+    if trainer.final_fit:
+        log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
+        model = fit(list(range(len(samples))), cfg.seed)
+        save_checkpoint(run_dir / "final_model.pt", model, OmegaConf.to_container(cfg, resolve=True), classes)
+    return results
 
 
 register()

@@ -64,3 +64,19 @@ def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
     assert results["num_folds"] == 2 and results["num_samples"] == 12
     with pytest.raises(RuntimeError, match="different configuration"):
         run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=3"), tmp_path / "k")
+
+
+def test_final_fit_model_predicts_new_footage(tmp_path, capsys):
+    from mer.predict import main as predict_main
+
+    run_dir = tmp_path / "run"
+    run(tiny_config(tmp_path, "trainer.final_fit=true", "evaluation.max_folds=1"), run_dir)
+    clip = next((tmp_path / "cache" / "synthetic").glob("*/clips/sub01/sub01_01.mp4"))
+    assert predict_main([str(run_dir / "final_model.pt"), str(clip)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    probabilities = {line.split()[0]: float(line.split()[1]) for line in lines[:3]}
+    assert set(probabilities) == {"negative", "positive", "surprise"}
+    assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
+    assert lines[3].startswith(f"predicted: {max(probabilities, key=probabilities.get)} ")
+    assert predict_main([str(run_dir / "final_model.pt"), str(clip), "--onset", "5", "--offset", "40"]) == 0
+    assert predict_main([str(run_dir / "missing.pt"), str(clip)]) == 2

@@ -1,0 +1,84 @@
+"""``python -m mer.predict CHECKPOINT CLIP [--onset N --offset N]``: classify new footage.
+
+CHECKPOINT is a ``final_model.pt`` from a run with ``trainer.final_fit=true``; CLIP a video file
+or a folder of numbered frames. Frames are numbered as in training (0-based for videos, file
+numbers for folders); without ``--onset``/``--offset`` the whole clip is the expression. The apex,
+when the sampling needs one, is spotted by optical flow. Prints each class's probability and the
+predicted class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mer.checkpoint import load_checkpoint
+from mer.data.annotations import Sample
+from mer.data.dataset import ClipDataset
+from mer.data.frames import FrameReadError, open_frames
+from mer.data.transforms import Normalization
+from mer.training.device import resolve_runtime
+from mer.training.trainer import predict
+
+
+def spot(clip: Path, onset: int, offset: int) -> int:
+    """The apex frame of ``clip`` between ``onset`` and ``offset``, by the flow method."""
+    from mer.preprocessing.motion import frame_scores, motion_curve, motion_maps, spot_apex, to_grey
+
+    grey = to_grey(open_frames(clip).read(list(range(onset, offset + 1))))
+    return spot_apex(motion_curve(frame_scores(motion_maps(grey))), onset)
+
+
+def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int | None = None) -> dict[str, float]:
+    """Class probabilities of one clip."""
+    model, config, classes = load_checkpoint(checkpoint)
+    dataset = config["dataset"]
+    if dataset.get("kind", "clips") != "clips":
+        raise ValueError(f"{checkpoint}: a model of {dataset['kind']} (e.g. flow images) cannot read a clip")
+    source = open_frames(clip)
+    onset = source.first if onset is None else onset
+    offset = source.last if offset is None else offset
+    sampling = dataset["sampling"]
+    apex = None if sampling["strategy"] == "uniform" else spot(clip, onset, offset)
+    sample = Sample(
+        subject="-", clip=str(clip), path=clip, onset=onset, apex=apex, offset=offset, emotion="", label=0, dataset="-"
+    )
+    data = ClipDataset(
+        [sample],
+        strategy=sampling["strategy"],
+        num_frames=sampling["num_frames"],
+        stride=sampling["stride"],
+        size=dataset["input_size"],
+        cache="none",
+    )
+    runtime = resolve_runtime(config["trainer"]["device"], amp=config["trainer"]["amp"])
+    probs = predict(model, data, batch_size=1, runtime=runtime, norm=Normalization(**dataset["normalization"]))[0]
+    return dict(zip(classes, probs.astype(float).tolist(), strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--onset", type=int)
+    parser.add_argument("--offset", type=int)
+    args = parser.parse_args(argv)
+    try:
+        probabilities = classify(args.checkpoint, args.clip, args.onset, args.offset)
+    except (FileNotFoundError, FrameReadError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, p in sorted(probabilities.items(), key=lambda item: -item[1]):
+        print(f"{name:>12s}  {p:.4f}")
+    best = max(probabilities, key=probabilities.get)
+    print(f"predicted: {best} (p = {probabilities[best]:.4f}, sum = {np.sum(list(probabilities.values())):.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    sys.exit(main())
