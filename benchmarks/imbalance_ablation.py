@@ -50,10 +50,11 @@ def main() -> None:
         results[setting] = json.loads((run_dir / "results.json").read_text())
     first = next(iter(results.values()))
     classes = first["classes"]
+    shared = " ".join(args.overrides) or "-"
     lines = [
         f"# Imbalance ablation on {args.name}",
         "",
-        f"{first['protocol_description']}; {first['selection']}. Shared overrides: `{' '.join(args.overrides) or '-'}`.",
+        f"{first['protocol_description']}; {first['selection']}. Shared overrides: `{shared}`.",
         "",
         "| Setting | UF1 | UAR | "
         + " | ".join(f"recall {c} (n={first['per_class']['support'][c]})" for c in classes)
