@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -112,21 +113,24 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 class ImageDataset(Dataset):
     """One image a sample (e.g. an onset-apex flow image) as a one-frame clip, ``1 x H x W x 3`` uint8.
 
-    Images are read with OpenCV, so channels keep OpenCV's order: flow-image sets such as the MEGC
-    composite were made and published that way. All images are read once and kept.
+    Channels are in OpenCV's (BGR) order: flow-image sets such as the MEGC composite were made and
+    published that way. (Read with Pillow and reordered: OpenCV's PNG decoder can clash with the
+    zlib that video decoders load into the same process.) All images are read once and kept.
     """
 
     def __init__(self, samples: Sequence[Sample], *, size: Sequence[int]):
-        import cv2
+        from PIL import Image
 
         self.samples = list(samples)
         self.size = (int(size[0]), int(size[1]))
         images = []
         for s in self.samples:
-            image = cv2.imread(str(s.path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise FileNotFoundError(f"{s.path}: unreadable image")
-            images.append(resize_frames(torch.from_numpy(image)[None], self.size))
+            try:
+                with Image.open(s.path) as image:
+                    bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[..., ::-1])
+            except OSError as error:
+                raise FileNotFoundError(f"{s.path}: unreadable image ({error})") from error
+            images.append(resize_frames(torch.from_numpy(bgr)[None], self.size))
         self.images = torch.stack(images)
 
     def __len__(self) -> int:

@@ -8,9 +8,14 @@ sheet line number for error messages.
 from __future__ import annotations
 
 import csv
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from mer.data.annotations import AnnotationError
+from mer.data.annotations import AnnotationError, Sample, make_sample
+from mer.data.labels import LabelSpace
+
+log = logging.getLogger(__name__)
 
 
 def read_sheet(path: str | Path, *, header_hint: str = "Filename") -> list[tuple[int, dict[str, object]]]:
@@ -36,3 +41,48 @@ def read_sheet(path: str | Path, *, header_hint: str = "Filename") -> list[tuple
                     out.append((line, {n: v for n, v in zip(names, values, strict=False) if n}))
             return out
     raise AnnotationError(f"{path}: no header row with a {header_hint!r} column")
+
+
+def samples_from_sheet(
+    path: str | Path,
+    to_canonical: Callable[[dict[str, object]], dict[str, object]],
+    *,
+    root: str | Path,
+    labels: LabelSpace,
+    dataset: str,
+    skip_missing: bool = True,
+    check_frames: bool = True,
+) -> list[Sample]:
+    """Samples of a release sheet, each row mapped by ``to_canonical`` onto the canonical fields.
+
+    With ``skip_missing`` (a partial copy of a database) rows whose clip is absent under ``root``
+    are counted and logged instead of failing; any other problem in a row is an error naming the
+    sheet and line. ``check_frames=False`` parses the sheet without opening any clip.
+    """
+    root = Path(root).expanduser()
+    samples, missing = [], 0
+    rows = read_sheet(path)
+    for line, row in rows:
+        canonical = to_canonical(row)
+        if check_frames and skip_missing and not (root / str(canonical["clip"])).exists():
+            missing += 1
+            continue
+        sample = make_sample(
+            canonical,
+            root=root,
+            labels=labels,
+            dataset=dataset,
+            where=f"{path}, line {line}",
+            check_frames=check_frames,
+        )
+        if sample is not None:
+            samples.append(sample)
+    log.info(
+        "%s: %d clips found, %d of %d sheet rows have no frames under %s",
+        dataset,
+        len(samples),
+        missing,
+        len(rows),
+        root,
+    )
+    return samples

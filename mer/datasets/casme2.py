@@ -8,15 +8,12 @@ OffsetFrame, Action Units, Estimated Emotion. Frames: ``subNN/<Filename>/imgN.jp
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mer.data.annotations import Sample, make_sample
+from mer.data.annotations import Sample
 from mer.data.labels import LabelSpace
-from mer.data.sheets import read_sheet
-
-log = logging.getLogger(__name__)
+from mer.data.sheets import samples_from_sheet
 
 CITATION = (
     "Yan et al., CASME II: An Improved Spontaneous Micro-Expression Database and the Baseline Evaluation, "
@@ -32,33 +29,26 @@ def load_casme2(
     class_map: Mapping[str, str | None] | None = None,
     skip_missing: bool = True,
 ) -> list[Sample]:
-    """Samples of the sheet rows whose frame folder exists under ``root``.
+    """Samples of the sheet rows whose frame folder exists under ``root`` (see
+    :func:`mer.data.sheets.samples_from_sheet`)."""
 
-    With ``skip_missing`` (a partial copy of the database), rows without frames are counted and
-    logged instead of failing; every other problem in a row is an error naming the sheet line.
-    """
-    root, labels = Path(root).expanduser(), LabelSpace(list(classes), class_map)
-    samples, missing = [], 0
-    rows = read_sheet(annotations)
-    for line, row in rows:
+    def canonical(row: dict[str, object]) -> dict[str, object]:
         subject = f"sub{int(row['Subject']):02d}"
-        clip = f"{subject}/{str(row['Filename']).strip()}"
-        if skip_missing and not (root / clip).is_dir():
-            missing += 1
-            continue
-        canonical = {
+        return {
             "subject": subject,
-            "clip": clip,
+            "clip": f"{subject}/{str(row['Filename']).strip()}",
             "onset": row["OnsetFrame"],
             "apex": row["ApexFrame"],
             "offset": row["OffsetFrame"],
             "emotion": row["Estimated Emotion"],
             "au": row.get("Action Units"),
         }
-        sample = make_sample(canonical, root=root, labels=labels, dataset="casme2", where=f"{annotations}, line {line}")
-        if sample is not None:
-            samples.append(sample)
-    log.info(
-        "CASME II: %d clips found, %d of %d sheet rows have no frames under %s", len(samples), missing, len(rows), root
+
+    return samples_from_sheet(
+        annotations,
+        canonical,
+        root=root,
+        labels=LabelSpace(list(classes), class_map),
+        dataset="casme2",
+        skip_missing=skip_missing,
     )
-    return samples

@@ -1,0 +1,55 @@
+from collections import Counter
+
+import pytest
+
+from mer.data.annotations import AnnotationError
+from mer.datasets.dfme import load_dfme
+from tests.conftest import SHARED_DATA, write_frame_folder, write_test_video
+
+SHEET = SHARED_DATA / "annotations" / "DFME_training_full_with_AU.xlsx"
+SEVEN = ["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"]
+HEADER = "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Emotion,EmotionId,Fps,AU\n"
+
+
+def test_fixture_with_video_and_frame_folder_keeps_the_frame_rate(tmp_path):
+    (tmp_path / "sheet.csv").write_text(
+        HEADER + "sub0003,sub0003_01,2,10,20,anger,0,500,L12\nsub0004,sub0004_02,101,110,119,surprise,6,200,1+2\n"
+    )
+    write_test_video(tmp_path / "sub0003_01.mp4", 24)
+    write_frame_folder(tmp_path / "sub0004_02", range(101, 121))
+    samples = load_dfme(
+        root=tmp_path,
+        annotations=tmp_path / "sheet.csv",
+        classes=SEVEN,
+        clip_pattern="{Filename}.mp4",
+        skip_missing=True,
+    )
+    assert [(s.subject, s.clip, s.fps, s.aus, s.label) for s in samples] == [
+        ("sub0003", "sub0003_01.mp4", 500.0, ("L12",), 0)
+    ]
+    folders = load_dfme(root=tmp_path, annotations=tmp_path / "sheet.csv", classes=SEVEN, skip_missing=True)
+    assert [(s.clip, s.onset, s.offset, s.fps) for s in folders] == [("sub0004_02", 101, 119, 200.0)]
+
+
+def test_a_broken_row_names_the_sheet_line(tmp_path):
+    (tmp_path / "sheet.csv").write_text(HEADER + "sub0003,sub0003_01,30,10,20,anger,0,500,4\n")
+    write_frame_folder(tmp_path / "sub0003_01", range(0, 40))
+    with pytest.raises(AnnotationError, match=r"sheet.csv, line 2: needs onset <= apex <= offset"):
+        load_dfme(root=tmp_path, annotations=tmp_path / "sheet.csv", classes=SEVEN)
+
+
+@pytest.mark.skipif(not SHEET.is_file(), reason="../shared DFME sheet absent")
+def test_the_real_training_sheet(tmp_path):
+    samples = load_dfme(root=tmp_path, annotations=SHEET, classes=SEVEN, check_frames=False, skip_missing=False)
+    assert len(samples) == 1856 and len({s.subject for s in samples}) == 176
+    assert Counter(s.emotion for s in samples) == {
+        "disgust": 548,
+        "surprise": 298,
+        "sadness": 278,
+        "fear": 265,
+        "happiness": 206,
+        "anger": 161,
+        "contempt": 100,
+    }
+    assert {s.fps for s in samples} == {500.0, 300.0, 200.0}
+    assert all(s.onset <= s.apex <= s.offset for s in samples if s.apex is not None)
