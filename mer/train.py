@@ -73,7 +73,6 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     if cfg.evaluation.selection != "last_epoch":
         raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     trainer = cfg.trainer
     runtime = resolve_runtime(
         trainer.device,
@@ -122,7 +121,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         runtime.device,
     )
     folds_dir = folds_dir or run_dir / "folds"
-    check_resumable(folds_dir, _fingerprint(cfg))
+    check_resumable(folds_dir, _fingerprint(cfg))  # before anything is written: a refused resume changes nothing
+    write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     plan = {
         "folds": [f.name for f in all_folds],
         "fold_seeds": {f.name: fold_seed(cfg.seed, f) for f in all_folds},

@@ -64,6 +64,7 @@ def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
     assert results["num_folds"] == 2 and results["num_samples"] == 12
     with pytest.raises(RuntimeError, match="different configuration"):
         run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=3"), tmp_path / "k")
+    assert "num_folds: 2" in (tmp_path / "k" / "config_resolved.yaml").read_text()  # the refused run wrote nothing
 
 
 def test_final_fit_model_predicts_new_footage(tmp_path, capsys):
