@@ -90,9 +90,19 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     classes = list(cfg.dataset.classes.names)
 
     samples = instantiate(cfg.dataset.samples, _convert_="all")
-    if cfg.dataset.get("kind", "clips") == "images":
+    kind = cfg.dataset.get("kind", "clips")
+    if kind == "images":
         data = ImageDataset(samples, size=cfg.dataset.input_size)
-    else:
+    elif kind == "flow":
+        from mer.preprocessing.flow import FlowDataset
+
+        data = FlowDataset(
+            samples,
+            size=cfg.dataset.input_size,
+            cache_dir=trainer.clip_cache_dir,
+            algorithm=cfg.dataset.get("flow_algorithm", "tvl1"),
+        )
+    elif kind == "clips":
         data = ClipDataset(
             samples,
             strategy=sampling.strategy,
@@ -103,6 +113,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             cache=trainer.clip_cache,
             cache_dir=trainer.clip_cache_dir,
         )
+    else:
+        raise ValueError(f"dataset.kind={kind!r}: use clips, flow or images")
     subjects = [s.subject for s in samples]
     all_folds = make_folds(
         subjects, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed
