@@ -27,10 +27,10 @@ from mer.training.trainer import predict
 
 def spot(clip: Path, onset: int, offset: int) -> int:
     """The apex frame of ``clip`` between ``onset`` and ``offset``, by the flow method."""
-    from mer.preprocessing.motion import frame_scores, motion_curve, motion_maps, spot_apex, to_grey
+    from mer.preprocessing.motion import clip_motion, spot_apex, to_grey
 
     grey = to_grey(open_frames(clip).read(list(range(onset, offset + 1))))
-    return spot_apex(motion_curve(frame_scores(motion_maps(grey))), onset)
+    return spot_apex(clip_motion(grey), onset)
 
 
 def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int | None = None) -> dict[str, float]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mer.datasets.synthetic import write_video
+from mer.data.frames import write_video
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -21,9 +21,9 @@ from tqdm import tqdm
 from mer.atomic import write_text_atomic
 from mer.data.annotations import AnnotationError, open_checked, parse_key_frames, read_rows
 from mer.data.curves import curve_path, save_curve
-from mer.data.frames import FolderFrames, FrameReadError, FrameSource
+from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
 from mer.preprocessing.face import Box, NoFaceError, crop_and_resize, detect_face
-from mer.preprocessing.motion import frame_scores, motion_curve, motion_maps, spot_apex, to_grey
+from mer.preprocessing.motion import clip_motion, spot_apex, to_grey
 
 CHUNK = 64  # frames decoded at a time, so a 500 fps clip never sits in memory whole
 
@@ -64,8 +64,6 @@ def _face_box(source: FrameSource, numbers: Sequence[int], face: str) -> Box | N
 def _write_cropped(source: FrameSource, box: Box, clip: str, options: Options, fps: float) -> None:
     """The whole clip cropped to ``box`` and resized: frame numbers and file names unchanged."""
     from PIL import Image
-
-    from mer.datasets.synthetic import write_video
 
     numbers = list(range(source.first, source.last + 1))
     target = options.crop_dir / clip
@@ -115,8 +113,7 @@ def process_row(row: dict[str, str], where: str, options: Options) -> dict[str, 
         if spot or options.curves_dir or options.plot_dir:
             frames = [source.read(c) for c in _chunks(numbers)]
             grey = np.concatenate([to_grey(box.crop(f) if box else f, options.work_width) for f in frames])
-            maps = motion_maps(grey, options.method)
-            curve = motion_curve(frame_scores(maps, matched=options.method == "flow"))
+            curve = clip_motion(grey, options.method)
             spotted = spot_apex(curve, onset)
             if options.curves_dir:
                 save_curve(curve_path(options.curves_dir, clip), np.array(numbers), curve)

@@ -121,6 +121,11 @@ def motion_curve(scores: np.ndarray, *, sigma: float | None = None) -> np.ndarra
     return np.clip(smooth - drift, 0, None)
 
 
+def clip_motion(grey: np.ndarray, method: str = "flow") -> np.ndarray:
+    """The motion curve of grey frames from onset to offset: maps, scores (matched for flow), curve."""
+    return motion_curve(frame_scores(motion_maps(grey, method), matched=method == "flow"))
+
+
 def spot_apex(curve: np.ndarray, first_number: int) -> int:
     """Frame number of the curve's peak, the curve starting at frame ``first_number``."""
     return first_number + int(np.argmax(curve))
