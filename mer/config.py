@@ -41,6 +41,8 @@ class TrainerConfig:
     clip_cache_dir: str = "~/.cache/mer/clips"
     progress: bool = True
     final_fit: bool = False
+    in_memory: bool = False
+    fold_workers: int | None = 1
     optimizer: Any = MISSING
 
 

@@ -7,6 +7,8 @@ Writes into Hydra's run directory: ``folds/<fold>.csv`` (resumable), ``predictio
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,7 @@ _RESUME_INDEPENDENT = (
     "trainer.num_workers",
     "trainer.num_threads",
     "trainer.prefetch_factor",
+    "trainer.fold_workers",
     "trainer.clip_cache",
     "trainer.clip_cache_dir",
 )
@@ -55,6 +58,19 @@ def _fingerprint(cfg: DictConfig) -> dict:
             node = node.get(p, {})
         node.pop(leaf, None)
     return flat
+
+
+def _fold_workers(trainer: DictConfig) -> int:
+    """How many folds train at once: ``null`` means one per CPU core for in-memory CPU training."""
+    if trainer.fold_workers is not None:
+        workers = int(trainer.fold_workers)
+    elif trainer.in_memory and (trainer.device == "cpu" or trainer.device == "auto" and not torch.cuda.is_available()):
+        workers = os.cpu_count() or 1
+    else:
+        workers = 1
+    if workers > 1 and not trainer.in_memory:
+        raise ValueError(f"trainer.fold_workers={workers} needs trainer.in_memory=true")
+    return max(workers, 1)
 
 
 def _protocol_description(cfg: DictConfig, num_subjects: int) -> str:
@@ -74,10 +90,11 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = cfg.trainer
+    workers = _fold_workers(trainer)
     runtime = resolve_runtime(
         trainer.device,
         amp=trainer.amp,
-        num_threads=trainer.num_threads,
+        num_threads=trainer.num_threads or max(1, (os.cpu_count() or 1) // workers),
         channels_last=trainer.channels_last,
         compile=trainer.compile,
         num_workers=trainer.num_workers,
@@ -143,10 +160,18 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     }
     write_json_atomic(folds_dir / "plan.json", plan)
 
+    init_lock = threading.Lock()
+
     def fit(train: list[int], seed: int) -> torch.nn.Module:
         """A fresh model trained on the samples ``train`` with the configured recipe."""
-        seed_everything(seed)
-        model = instantiate(cfg.model, num_classes=len(classes))
+        with init_lock:  # weights are drawn from torch's global generator: one fold at a time
+            seed_everything(seed)
+            model = instantiate(cfg.model, num_classes=len(classes))
+        if workers > 1 and not hasattr(model, "generator"):
+            raise ValueError(
+                f"trainer.fold_workers={workers} needs a model that draws its dropout from its own generator "
+                "(STSTNet); set trainer.fold_workers=1 or run folds as a multirun (README)"
+            )
         labels = [samples[i].label for i in train]
         counts = [labels.count(c) for c in range(len(classes))]
         train_model(
@@ -163,7 +188,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             norm=norm,
             hflip=trainer.hflip,
             seed=seed,
-            progress=trainer.progress,
+            progress=trainer.progress and workers == 1,
+            in_memory=trainer.in_memory,
         )
         return model
 
@@ -185,7 +211,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             for i, p in zip(test, probs, strict=True)
         ]
 
-    rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress)
+    rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress, workers=workers)
     if cfg.evaluation.fold is not None:
         log.info(
             "%s written to %s; pool all folds with: python -m mer.report --gather %s",

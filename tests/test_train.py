@@ -81,3 +81,47 @@ def test_final_fit_model_predicts_new_footage(tmp_path, capsys):
     assert lines[3].startswith(f"predicted: {max(probabilities, key=probabilities.get)} ")
     assert predict_main([str(run_dir / "final_model.pt"), str(clip), "--onset", "5", "--offset", "40"]) == 0
     assert predict_main([str(run_dir / "missing.pt"), str(clip)]) == 2
+
+
+@pytest.fixture
+def flow_images(tmp_path):
+    """A composite-style flow-image set: 4 subjects x 6 random 28x28 images, three classes."""
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "flow28").mkdir()
+    rng = np.random.default_rng(0)
+    with (tmp_path / "samples.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["dataset", "sub", "filename_o", "label"])
+        for s in range(4):
+            for k in range(6):
+                writer.writerow(["casme2", f"sub{s:02d}", f"EP{k}", k % 3])
+                image = rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)
+                Image.fromarray(image).save(tmp_path / "flow28" / f"sub{s:02d}_EP{k} .png")
+    return tmp_path
+
+
+def test_folds_trained_side_by_side_predict_as_one_at_a_time(flow_images, tmp_path):
+    def config(workers):
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return compose(
+                "config",
+                overrides=[
+                    "dataset=megc2019_flow",
+                    "model=ststnet",
+                    f"dataset.root={flow_images}",
+                    "trainer.epochs=3",
+                    "trainer.batch_size=8",
+                    "trainer.progress=false",
+                    f"trainer.fold_workers={workers}",
+                ],
+            )
+
+    run(config(1), tmp_path / "one")
+    run(config(2), tmp_path / "two")
+    for fold in range(4):
+        name = f"folds/fold{fold:03d}.csv"
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+    with pytest.raises(ValueError, match="needs trainer.in_memory"):
+        run(tiny_config(tmp_path, "trainer.fold_workers=2"), tmp_path / "three")

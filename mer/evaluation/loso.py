@@ -10,6 +10,7 @@ import csv
 import json
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,15 +89,34 @@ def run_folds(
     folds_dir: Path,
     *,
     progress: bool = True,
+    workers: int = 1,
 ) -> list[dict[str, str]]:
-    """Run each fold not already finished in ``folds_dir`` and return all prediction rows."""
-    rows: list[dict[str, str]] = []
-    bar = tqdm(folds, desc="folds", disable=not progress)
-    for fold in bar:
+    """Run each fold not already finished in ``folds_dir`` and return all prediction rows.
+
+    ``workers > 1`` runs that many folds at once in threads (torch releases the GIL inside its
+    ops); each fold's file is written as soon as it finishes, so an interruption loses only the
+    folds in flight.
+    """
+    pending = [f for f in folds if not (folds_dir / f"{f.name}.csv").is_file()]
+
+    def finish(fold: Fold, fresh: list[dict[str, object]]) -> None:
         path = folds_dir / f"{fold.name}.csv"
-        bar.set_postfix(test=",".join(fold.test_subjects))
-        if not path.is_file():
-            fresh = run_fold(fold)
-            write_csv_atomic(path, PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in fresh))
-        rows.extend(read_fold(path))
-    return rows
+        write_csv_atomic(path, PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in fresh))
+
+    with tqdm(total=len(folds), initial=len(folds) - len(pending), desc="folds", disable=not progress) as bar:
+        if workers <= 1:
+            for fold in pending:
+                bar.set_postfix(test=",".join(fold.test_subjects))
+                finish(fold, run_fold(fold))
+                bar.update()
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                running = {pool.submit(run_fold, fold): fold for fold in pending}
+                try:
+                    for future in as_completed(running):
+                        finish(running[future], future.result())
+                        bar.update()
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)  # the folds in flight end; no new ones start
+                    raise
+    return [row for fold in folds for row in read_fold(folds_dir / f"{fold.name}.csv")]

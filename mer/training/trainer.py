@@ -41,6 +41,7 @@ def train_model(
     hflip: float = 0.0,
     seed: int = 0,
     progress: bool = True,
+    in_memory: bool = False,
 ) -> list[float]:
     """Train ``model`` in place for ``epochs`` and return each epoch's mean loss.
 
@@ -49,12 +50,22 @@ def train_model(
     their counts, and every epoch's class shares are logged. There is no early stopping and no
     model selection: the held-out subject is evaluated with the last epoch's weights, so nothing is
     ever chosen on it.
+
+    ``in_memory`` puts the whole set on the device as one normalised tensor once and draws batches by
+    indexing it, without a DataLoader: for small models on small fixed inputs (flow images), where
+    per-batch collation would cost more than the step. Every sample then counts every epoch (the
+    last partial batch is kept unless it holds a single sample, which BatchNorm cannot normalise).
+    Models with a ``generator`` attribute (STSTNet) draw their dropout masks from the fold's seeded
+    generator, so folds trained side by side in threads stay reproducible.
     """
     schedule = schedule or Standard()
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
     base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
+    if hasattr(model, "generator"):
+        model.generator = generator
     net = runtime.prepare(model.train())
+    source = _InMemoryBatches(data, runtime, norm, hflip, generator) if in_memory else None
     opt = optimizer(model.parameters())
     scaler = torch.amp.GradScaler(enabled=runtime.use_scaler)
     losses = []
@@ -62,7 +73,10 @@ def train_model(
     bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
     for epoch in bar:
         plan = schedule.plan(epoch)
-        if plan.sampling_power not in loaders:
+        if source is not None:
+            weights = None if plan.sampling_power == 1.0 else sample_weights(labels, counts, plan.sampling_power)
+            batches = source.epoch(batch_size, weights)
+        elif plan.sampling_power not in loaders:
             sampler = None
             if plan.sampling_power != 1.0:
                 weights = sample_weights(labels, counts, plan.sampling_power)
@@ -75,16 +89,15 @@ def train_model(
                 generator=generator,
                 drop_last=len(data) > batch_size,
             )
-        loader = loaders[plan.sampling_power]
+        if source is None:
+            batches = _prepared(loaders[plan.sampling_power], runtime, norm, hflip, generator)
         if base_weight is not None:
             loss_fn.set_class_weights(_reweighted(base_weight, counts, plan.reweight_power))
-        drawn = torch.zeros(num_classes, dtype=torch.long)
+        drawn = torch.zeros(num_classes, dtype=torch.long, device=runtime.device)
         total = torch.zeros((), device=runtime.device)
         count = 0
-        for clips, labels_batch in loader:
-            drawn += torch.bincount(labels_batch, minlength=num_classes)
-            x = random_hflip(runtime.model_input(clips, norm), hflip, generator)
-            y = labels_batch.to(runtime.device, non_blocking=True)
+        for x, y in batches:
+            drawn += torch.bincount(y, minlength=num_classes)
             with runtime.autocast():
                 loss = loss_fn(net(x), y)
             opt.zero_grad(set_to_none=True)
@@ -107,7 +120,38 @@ def train_model(
             f", class weights {np.round(loss_fn.weight.tolist(), 3).tolist()}" if base_weight is not None else "",
             losses[-1],
         )
+    if hasattr(model, "generator"):
+        model.generator = None
     return losses
+
+
+def _prepared(loader, runtime: Runtime, norm: Normalization, hflip: float, generator: torch.Generator):
+    """A DataLoader's uint8 batches as normalised, augmented model input on the device."""
+    for clips, labels in loader:
+        x = random_hflip(runtime.model_input(clips, norm), hflip, generator)
+        yield x, labels.to(runtime.device, non_blocking=True)
+
+
+class _InMemoryBatches:
+    """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
+
+    def __init__(self, data: Dataset, runtime: Runtime, norm: Normalization, hflip: float, generator):
+        clips, labels = zip(*(data[i] for i in range(len(data))), strict=True)
+        self.x = runtime.model_input(torch.stack(clips), norm)
+        self.y = torch.as_tensor(labels, device=runtime.device)
+        self.hflip, self.generator = hflip, generator
+
+    def epoch(self, batch_size: int, weights: torch.Tensor | None = None):
+        """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
+        n = len(self.y)
+        if weights is None:
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.multinomial(weights, n, replacement=True, generator=self.generator)
+        stop = n - 1 if n % batch_size == 1 and n > 1 else n
+        for start in range(0, stop, batch_size):
+            index = order[start : start + batch_size].to(self.y.device)
+            yield random_hflip(self.x[index], self.hflip, self.generator), self.y[index]
 
 
 @torch.no_grad()

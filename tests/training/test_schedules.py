@@ -40,7 +40,8 @@ def test_sampler_class_frequencies():
     assert per_class == pytest.approx([1, 1, 1])
 
 
-def test_trainer_draws_the_scheduled_class_frequencies_and_reweights(caplog):
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_trainer_draws_the_scheduled_class_frequencies_and_reweights(caplog, in_memory):
     counts = [320, 64, 16]
     labels = [c for c, n in enumerate(counts) for _ in range(n)]
     data = TensorDataset(torch.zeros(len(labels), 1, 2, 2, 3, dtype=torch.uint8), torch.tensor(labels))
@@ -61,6 +62,7 @@ def test_trainer_draws_the_scheduled_class_frequencies_and_reweights(caplog):
             num_classes=3,
             schedule=schedule,
             progress=False,
+            in_memory=in_memory,
         )
     drawn = [list(map(int, re.search(r"drawn \[([\d, ]+)\]", r.message).group(1).split(", "))) for r in caplog.records]
     assert len(drawn) == 4

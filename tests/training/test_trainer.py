@@ -1,0 +1,33 @@
+import torch
+from torch.utils.data import TensorDataset
+
+from mer.data.transforms import Normalization
+from mer.training.device import resolve_runtime
+from mer.training.trainer import _InMemoryBatches
+
+
+def batches(n, batch_size, weights=None, seed=0):
+    data = TensorDataset(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1, 1).expand(n, 1, 1, 1, 3), torch.zeros(n))
+    source = _InMemoryBatches(
+        data, resolve_runtime("cpu"), Normalization((0, 0, 0), (1, 1, 1)), 0.0, torch.Generator().manual_seed(seed)
+    )
+    return [(x[:, 0, 0, 0, 0] * 255).round().long().tolist() for x, _ in source.epoch(batch_size, weights)]
+
+
+def test_an_in_memory_epoch_draws_every_sample_once_and_keeps_the_last_partial_batch():
+    got = batches(10, 4)
+    assert [len(b) for b in got] == [4, 4, 2]
+    assert sorted(sum(got, [])) == list(range(10))
+    assert batches(10, 4) == got and batches(10, 4, seed=1) != got
+
+
+def test_a_single_leftover_sample_is_dropped_for_batchnorm():
+    got = batches(9, 4)
+    assert [len(b) for b in got] == [4, 4]
+    assert len(set(sum(got, []))) == 8
+
+
+def test_weighted_epochs_draw_with_replacement_by_weight():
+    weights = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.double)
+    drawn = sum(batches(6, 4, weights), [])
+    assert len(drawn) == 6 and set(drawn) <= {2, 3}
