@@ -39,3 +39,47 @@ def frame_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     return write_test_video(tmp_path / "sub01" / "clip.mp4", 30)
+
+
+def write_releases(root: Path) -> dict[str, Path]:
+    """The three releases in miniature: CASME II and SAMM sheets with frames, SMIC folders."""
+    (root / "casme2.csv").write_text(
+        "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Action Units,Estimated Emotion\n"
+        "1,EP02_01f,46,59,86,12,happiness\n"
+        "1,EP03_02,131,140,161,18,others\n"  # others: out
+        "4,EP12_01f,10,20,30,4,disgust\n"  # not in the official list
+        "9,EP13_02,10,20,30,4,fear\n"  # CASME II's fear: out
+        "17,EP15_01,10,20,30,4,repression\n"
+    )
+    (root / "samm.csv").write_text(
+        "SAMM,,,,,,,,,,\n"
+        "Subject,Filename,Inducement Code,Onset Frame,Apex Frame,Offset Frame,Duration,Type,Action Units,Notes,"
+        "Estimated Emotion\n"
+        "6,006_1_2,1,5562,5588,5632,71,Micro,4+7,,Contempt\n"
+        "7,007_3_1,3,10,20,40,31,Micro,1+2,,Fear\n"  # SAMM's fear: negative
+        "7,007_3_2,3,10,20,40,31,Micro,1+2,,Other\n"
+    )
+    for sub, clip, frames in (
+        ("sub01", "EP02_01f", range(46, 87)),
+        ("sub04", "EP12_01f", range(10, 31)),
+        ("sub09", "EP13_02", range(10, 31)),
+        ("sub17", "EP15_01", range(10, 31)),
+        ("sub01", "EP03_02", range(131, 162)),
+    ):
+        write_frame_folder(root / "casme2" / sub / clip, frames)
+    write_frame_folder(root / "samm" / "006" / "006_1_2", range(5562, 5633), prefix="006_0")
+    for clip in ("007_3_1", "007_3_2"):
+        write_frame_folder(root / "samm" / "007" / clip, range(10, 41), prefix="007_000")
+    write_frame_folder(root / "smic" / "s1" / "micro" / "surprise" / "s1_sur_01", range(1, 12), prefix="image")
+    (root / "official.csv").write_text(
+        "dataset,sub,filename_o,label\n"
+        "smic,s01,s01_sur_01,2\ncasme2,sub01,EP02_01f,1\ncasme2,sub17,EP15_01,0\n"
+        "samm,006,006_1_2,0\nsamm,007,007_3_1,0\n"
+    )
+    return dict(
+        casme2_root=root / "casme2",
+        casme2_annotations=root / "casme2.csv",
+        samm_root=root / "samm",
+        samm_annotations=root / "samm.csv",
+        smic_root=root / "smic",
+    )

@@ -63,7 +63,12 @@ def samples_from_sheet(
     samples, missing = [], 0
     rows = read_sheet(path)
     for line, row in rows:
-        canonical = to_canonical(row)
+        try:
+            canonical = to_canonical(row)
+        except KeyError as error:
+            raise AnnotationError(f"{path}, line {line}: no {error.args[0]!r} column") from None
+        except (TypeError, ValueError) as error:
+            raise AnnotationError(f"{path}, line {line}: {error}") from None
         if check_frames and skip_missing and not (root / str(canonical["clip"])).exists():
             missing += 1
             continue

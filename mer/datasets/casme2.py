@@ -28,6 +28,7 @@ def load_casme2(
     classes: Sequence[str],
     class_map: Mapping[str, str | None] | None = None,
     skip_missing: bool = True,
+    check_frames: bool = True,
 ) -> list[Sample]:
     """Samples of the sheet rows whose frame folder exists under ``root`` (see
     :func:`mer.data.sheets.samples_from_sheet`)."""
@@ -51,4 +52,5 @@ def load_casme2(
         labels=LabelSpace(list(classes), class_map),
         dataset="casme2",
         skip_missing=skip_missing,
+        check_frames=check_frames,
     )

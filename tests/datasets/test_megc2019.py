@@ -5,7 +5,7 @@ from PIL import Image
 from mer.data.annotations import AnnotationError
 from mer.data.dataset import ImageDataset
 from mer.datasets.megc2019 import load_flow_samples
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, write_releases
 
 CLASSES = ["negative", "positive", "surprise"]
 
@@ -58,3 +58,45 @@ def test_the_real_composite_has_442_samples_of_68_subjects():
         "casme2": 145,
         "samm": 133,
     }
+
+
+ANNOTATIONS = SHARED_DATA / "annotations" / "CASME2-coding-20140508.xlsx"
+OFFICIAL = SHARED_DATA / "megc2019_composite" / "samples.csv"
+
+
+def test_the_composite_built_from_the_three_releases_matches_its_official_list(tmp_path):
+    from mer.datasets.megc2019 import composite_entry, load_composite
+
+    sources = write_releases(tmp_path)
+    samples = load_composite(**sources, official_list=tmp_path / "official.csv")
+    assert [composite_entry(s) for s in samples] == [
+        ("smic", "s01", "s01_sur_01", 2),
+        ("casme2", "sub01", "EP02_01f", 1),
+        ("casme2", "sub17", "EP15_01", 0),
+        ("samm", "006", "006_1_2", 0),
+        ("samm", "007", "007_3_1", 0),
+    ]
+    assert [s.subject for s in samples][:3] == ["smic/s01", "casme2/sub01", "casme2/sub17"]
+    (tmp_path / "official.csv").write_text("dataset,sub,filename_o,label\nsmic,s01,s01_sur_01,1\n")
+    with pytest.raises(AnnotationError, match=r"1 listed samples not built .* 5 built samples not listed"):
+        load_composite(**sources, official_list=tmp_path / "official.csv")
+
+
+@pytest.mark.skipif(not (ANNOTATIONS.is_file() and OFFICIAL.is_file()), reason="../shared sheets absent")
+def test_the_real_casme2_sheet_gives_exactly_the_official_casme2_part():
+    import csv
+
+    from mer.datasets.casme2 import load_casme2
+    from mer.datasets.megc2019 import CASME2_LEFT_OUT, CASME2_TO_COMPOSITE, composite_entry
+
+    built = [
+        s
+        for s in load_casme2(
+            root="unused", annotations=ANNOTATIONS, classes=CLASSES, class_map=CASME2_TO_COMPOSITE, check_frames=False
+        )
+        if (s.subject, s.clip.split("/")[1]) not in CASME2_LEFT_OUT
+    ]
+    with OFFICIAL.open() as handle:
+        official = {(r["dataset"], r["sub"], r["filename_o"], int(r["label"])) for r in csv.DictReader(handle)}
+    assert {composite_entry(s) for s in built} == {o for o in official if o[0] == "casme2"}
+    assert len(built) == 145

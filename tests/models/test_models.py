@@ -14,7 +14,10 @@ from mer.models.transformer import TemporalTransformer, attentive_token_pooling
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
 #: models of one-image inputs (onset-apex flow), with the dataset overrides they need
-IMAGE_MODELS = {"ststnet": ["dataset=megc2019_flow", "dataset.root=unused"]}
+IMAGE_MODELS = {
+    "ststnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "offapexnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+}
 
 
 def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
@@ -25,13 +28,25 @@ def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
 
 
 def test_the_zoo_is_complete():
-    assert set(MODELS) >= {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet"}
+    zoo = {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet", "offapexnet"}
+    assert set(MODELS) >= zoo
 
 
 def test_ststnet_is_as_published():
     net = build("ststnet")
     assert sum(p.numel() for p in net.parameters()) < 2000
     assert net.fc.in_features == 16 * 5 * 5
+
+
+def test_offapexnet_is_as_published_and_reads_only_the_two_flow_channels():
+    net = build("offapexnet").eval()
+    assert 2.6e6 < sum(p.numel() for p in net.parameters()) < 2.7e6  # 2.66 M with 28 x 28 inputs
+    x = torch.randn(4, 3, 28, 28)
+    changed = x.clone()
+    changed[:, 2] = 0  # the optical-strain channel
+    assert torch.equal(net(x), net(changed))
+    changed[:, 1] = 0
+    assert not torch.allclose(net(x), net(changed))
 
 
 @pytest.mark.parametrize("model", MODELS)

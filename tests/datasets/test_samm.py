@@ -1,0 +1,59 @@
+import pytest
+
+from mer.data.annotations import AnnotationError
+from mer.datasets.samm import load_samm, samm_subject
+from tests.conftest import write_frame_folder
+
+FIVE = dict(
+    classes=["anger", "contempt", "happiness", "surprise", "other"],
+    class_map={"disgust": None, "fear": None, "sadness": None},
+)
+HEADER = (
+    "Subject,Filename,Inducement Code,Onset Frame,Apex Frame,Offset Frame,Duration,Type,Action Units,Notes,"
+    "Estimated Emotion\n"
+)
+
+
+def write_sheet(path, rows):
+    # the release's title rows sit above the header
+    path.write_text("SAMM Micro FACS Codes,,,,,,,,,,\nVersion 2,,,,,,,,,,\n,,,,,,,,,,\n" + HEADER + "".join(rows))
+    return path
+
+
+def test_reads_the_facs_sheet_with_title_rows_and_unpadded_subjects(tmp_path):
+    sheet = write_sheet(
+        tmp_path / "SAMM_Micro_FACS_Codes_v2.csv",
+        [
+            "6,006_1_2,1,5562,5588,5632,71,Micro - 1/2,4+7,,Anger\n",
+            "6,006_1_3,1,3912,3948,3988,77,Micro - 1/2,R12,,Happiness\n",
+            "7,007_3_1,3,10,,40,31,Micro - 1/2,1+2,,Fear\n",  # fear is left out of the five classes
+            "11,011_2_1,2,100,120,140,41,Micro - 1/2,12,,Other\n",  # no frames here
+        ],
+    )
+    write_frame_folder(tmp_path / "006" / "006_1_2", range(5562, 5633), prefix="006_0")
+    write_frame_folder(tmp_path / "006" / "006_1_3", range(3912, 3989), prefix="006_0")
+    write_frame_folder(tmp_path / "007" / "007_3_1", range(10, 41), prefix="007_000")
+    samples = load_samm(root=tmp_path, annotations=sheet, **FIVE)
+    assert [(s.subject, s.clip, s.onset, s.apex, s.offset, s.emotion, s.label) for s in samples] == [
+        ("006", "006/006_1_2", 5562, 5588, 5632, "Anger", 0),
+        ("006", "006/006_1_3", 3912, 3948, 3988, "Happiness", 2),
+    ]
+    assert samples[0].path == tmp_path / "006" / "006_1_2" and samples[0].aus == ("4", "7")
+
+
+def test_subject_numbers_in_any_spelling_name_the_same_folder():
+    assert samm_subject(6) == samm_subject("006") == samm_subject(6.0) == samm_subject(" 6 ") == "006"
+
+
+def test_a_frame_outside_the_clip_names_the_sheet_line(tmp_path):
+    sheet = write_sheet(tmp_path / "codes.csv", ["6,006_1_2,1,5562,5588,5699,71,Micro,4,,Anger\n"])
+    write_frame_folder(tmp_path / "006" / "006_1_2", range(5562, 5633), prefix="006_0")
+    with pytest.raises(AnnotationError, match=r"codes.csv, line 5: frames 5562..5699 outside"):
+        load_samm(root=tmp_path, annotations=sheet, **FIVE)
+
+
+def test_a_sheet_without_the_emotion_column_is_an_error_naming_the_line(tmp_path):
+    sheet = tmp_path / "codes.csv"
+    sheet.write_text("Subject,Filename,Onset Frame,Apex Frame,Offset Frame\n6,006_1_2,1,2,3\n")
+    with pytest.raises(AnnotationError, match=r"codes.csv, line 2: no 'Estimated Emotion' column"):
+        load_samm(root=tmp_path, annotations=sheet, **FIVE)
