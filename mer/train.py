@@ -29,6 +29,7 @@ from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, ru
 from mer.evaluation.report import finish_run
 from mer.provenance import data_fingerprint
 from mer.seeding import seed_everything
+from mer.training import distributed
 from mer.training.device import resolve_runtime
 from mer.training.trainer import predict, train_model
 
@@ -91,8 +92,12 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = cfg.trainer
     workers = _fold_workers(trainer)
+    ddp_device = distributed.init_from_env()  # under torchrun: this process's GPU
+    writer = distributed.rank() == 0  # one process of a DDP group writes; the others only train
+    if distributed.active() and workers > 1:
+        raise ValueError("under torchrun, folds run one at a time: set trainer.fold_workers=1")
     runtime = resolve_runtime(
-        trainer.device,
+        str(ddp_device) if ddp_device is not None else trainer.device,
         amp=trainer.amp,
         num_threads=trainer.num_threads or max(1, (os.cpu_count() or 1) // workers),
         channels_last=trainer.channels_last,
@@ -150,15 +155,17 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         runtime.device,
     )
     folds_dir = folds_dir or run_dir / "folds"
-    check_resumable(folds_dir, _fingerprint(cfg))  # before anything is written: a refused resume changes nothing
-    write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    if writer:
+        check_resumable(folds_dir, _fingerprint(cfg))  # before anything is written: a refused resume changes nothing
+        write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     plan = {
         "folds": [f.name for f in all_folds],
         "fold_seeds": {f.name: fold_seed(cfg.seed, f) for f in all_folds},
         "protocol_description": _protocol_description(cfg, len(set(subjects))),
         "data_fingerprint": data_fingerprint(samples),
     }
-    write_json_atomic(folds_dir / "plan.json", plan)
+    if writer:
+        write_json_atomic(folds_dir / "plan.json", plan)
 
     init_lock = threading.Lock()
 
@@ -211,7 +218,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             for i, p in zip(test, probs, strict=True)
         ]
 
-    rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress, workers=workers)
+    rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress and writer, workers=workers, write=writer)
     if cfg.evaluation.fold is not None:
         log.info(
             "%s written to %s; pool all folds with: python -m mer.report --gather %s",
@@ -220,6 +227,10 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             folds_dir.parent,
         )
         return {"fold": folds[0].name, "num_samples": len(rows)}
+    if not writer:
+        if trainer.final_fit:
+            fit(list(range(len(samples))), cfg.seed)  # a replica of the writer's final model
+        return {}
     results = finish_run(OmegaConf.to_container(cfg, resolve=True), plan, rows, run_dir, seconds=time.time() - started)
     if trainer.final_fit:
         log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
@@ -234,6 +245,8 @@ register()
 @hydra.main(config_path="../configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
+    if int(os.environ.get("RANK", "0")) > 0:
+        logging.getLogger().setLevel(logging.WARNING)  # torchrun helper processes: the writer logs
     folds_dir = None
     if cfg.evaluation.fold is not None and hydra_cfg.mode == RunMode.MULTIRUN:
         folds_dir = Path(hydra_cfg.sweep.dir) / "folds"  # every job of the sweep adds its fold here

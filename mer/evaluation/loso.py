@@ -90,16 +90,20 @@ def run_folds(
     *,
     progress: bool = True,
     workers: int = 1,
+    write: bool = True,
 ) -> list[dict[str, str]]:
     """Run each fold not already finished in ``folds_dir`` and return all prediction rows.
 
     ``workers > 1`` runs that many folds at once in threads (torch releases the GIL inside its
     ops); each fold's file is written as soon as it finishes, so an interruption loses only the
-    folds in flight.
+    folds in flight. ``write=False`` (the helper processes of a DDP group) runs the folds but
+    leaves writing and pooling to the process that writes, and returns no rows.
     """
     pending = [f for f in folds if not (folds_dir / f"{f.name}.csv").is_file()]
 
     def finish(fold: Fold, fresh: list[dict[str, object]]) -> None:
+        if not write:
+            return
         path = folds_dir / f"{fold.name}.csv"
         write_csv_atomic(path, PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in fresh))
 
@@ -119,4 +123,6 @@ def run_folds(
                 except BaseException:
                     pool.shutdown(wait=True, cancel_futures=True)  # the folds in flight end; no new ones start
                     raise
+    if not write:
+        return []
     return [row for fold in folds for row in read_fold(folds_dir / f"{fold.name}.csv")]

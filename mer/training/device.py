@@ -40,7 +40,12 @@ class Runtime:
         drop_last: bool = False,
         sampler: Sampler | None = None,
     ) -> DataLoader:
-        """A loader with pinned memory on CUDA and the configured workers and prefetch."""
+        """A loader with pinned memory on CUDA and the configured workers and prefetch.
+
+        Without a ``generator`` it gets a fresh one: a DataLoader would otherwise draw its base seed
+        from torch's global generator, which folds trained side by side need untouched while
+        another fold initialises its weights from it.
+        """
         workers = self.num_workers
         return DataLoader(
             data,
@@ -48,7 +53,7 @@ class Runtime:
             shuffle=shuffle,
             sampler=sampler,
             drop_last=drop_last,
-            generator=generator,
+            generator=generator if generator is not None else torch.Generator(),
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=workers > 0,

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from mer.data.transforms import Normalization, random_hflip
 from mer.losses import ClassAwareLoss, class_weights
+from mer.training import distributed
 from mer.training.device import Runtime
 from mer.training.schedules import WEIGHTING, Standard, class_frequencies, sample_weights
 
@@ -66,16 +67,34 @@ def train_model(
         model.generator = generator
     net = runtime.prepare(model.train())
     source = _InMemoryBatches(data, runtime, norm, hflip, generator) if in_memory else None
+    loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
+    sharded = None
+    if distributed.active():
+        if in_memory:
+            raise ValueError("trainer.in_memory is for small models in one process; turn it off under torchrun")
+        net = distributed.replicate(net, runtime.device)
+        sharded = distributed.ShardedEpochs(
+            lambda epoch: _epoch_order(labels, counts, schedule.plan(epoch).sampling_power, seed, epoch), len(labels)
+        )
+        loaders[None] = runtime.loader(
+            data,
+            batch_size=max(1, batch_size // distributed.world_size()),
+            shuffle=False,
+            sampler=sharded,
+            drop_last=len(data) > batch_size,
+        )
     opt = optimizer(model.parameters())
     scaler = torch.amp.GradScaler(enabled=runtime.use_scaler)
     losses = []
-    loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
     bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
     for epoch in bar:
         plan = schedule.plan(epoch)
         if source is not None:
             weights = None if plan.sampling_power == 1.0 else sample_weights(labels, counts, plan.sampling_power)
             batches = source.epoch(batch_size, weights)
+        elif sharded is not None:
+            sharded.set_epoch(epoch)
+            batches = _prepared(loaders[None], runtime, norm, hflip, generator)
         elif plan.sampling_power not in loaders:
             sampler = None
             if plan.sampling_power != 1.0:
@@ -89,7 +108,7 @@ def train_model(
                 generator=generator,
                 drop_last=len(data) > batch_size,
             )
-        if source is None:
+        if source is None and sharded is None:
             batches = _prepared(loaders[plan.sampling_power], runtime, norm, hflip, generator)
         if base_weight is not None:
             loss_fn.set_class_weights(_reweighted(base_weight, counts, plan.reweight_power))
@@ -123,6 +142,15 @@ def train_model(
     if hasattr(model, "generator"):
         model.generator = None
     return losses
+
+
+def _epoch_order(labels: Sequence[int], counts: Sequence[int], sampling_power: float, seed: int, epoch: int):
+    """One epoch's sample order, the same in every DDP process: a permutation, or weighted draws."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    if sampling_power == 1.0:
+        return torch.randperm(len(labels), generator=generator)
+    weights = sample_weights(labels, counts, sampling_power)
+    return torch.multinomial(weights, len(labels), replacement=True, generator=generator)
 
 
 def _prepared(loader, runtime: Runtime, norm: Normalization, hflip: float, generator: torch.Generator):
