@@ -31,3 +31,12 @@ def test_weighted_epochs_draw_with_replacement_by_weight():
     weights = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.double)
     drawn = sum(batches(6, 4, weights), [])
     assert len(drawn) == 6 and set(drawn) <= {2, 3}
+
+
+def test_loaders_leave_the_global_generator_alone():
+    """Folds trained side by side initialise from torch's global generator; loaders must not draw from it."""
+    data = TensorDataset(torch.zeros(6, 1, 2, 2, 3, dtype=torch.uint8), torch.zeros(6, dtype=torch.long))
+    before = torch.random.get_rng_state()
+    for _ in resolve_runtime("cpu").loader(data, batch_size=4, shuffle=False):
+        pass
+    assert torch.equal(torch.random.get_rng_state(), before)
