@@ -3,14 +3,15 @@
 CHECKPOINT is a ``final_model.pt`` from a run with ``trainer.final_fit=true``; CLIP a video file
 or a folder of numbered frames. Frames are numbered as in training (0-based for videos, file
 numbers for folders); without ``--onset``/``--offset`` the whole clip is the expression. The apex,
-when the sampling needs one, is spotted by optical flow. Prints each class's probability and the
-predicted class.
+when the sampling (or a flow model's onset-apex flow) needs one, is spotted by optical flow.
+Prints each class's probability and the predicted class.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from mer.checkpoint import load_checkpoint
 from mer.data.annotations import Sample
-from mer.data.dataset import ClipDataset
+from mer.data.build import build_dataset
 from mer.data.frames import FrameReadError, open_frames
 from mer.data.transforms import Normalization
 from mer.training.device import resolve_runtime
@@ -37,26 +38,22 @@ def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int
     """Class probabilities of one clip."""
     model, config, classes = load_checkpoint(checkpoint)
     dataset = config["dataset"]
-    if dataset.get("kind", "clips") != "clips":
-        raise ValueError(f"{checkpoint}: a model of {dataset['kind']} (e.g. flow images) cannot read a clip")
+    kind = dataset.get("kind", "clips")
+    if kind == "images":
+        raise ValueError(f"{checkpoint}: a model of precomputed images (e.g. flow images) cannot read a clip")
     source = open_frames(clip)
     onset = source.first if onset is None else onset
     offset = source.last if offset is None else offset
-    sampling = dataset["sampling"]
-    apex = None if sampling["strategy"] == "uniform" else spot(clip, onset, offset)
+    needs_apex = kind == "flow" or dataset["sampling"]["strategy"] != "uniform"
+    apex = spot(clip, onset, offset) if needs_apex else None
     sample = Sample(
         subject="-", clip=str(clip), path=clip, onset=onset, apex=apex, offset=offset, emotion="", label=0, dataset="-"
     )
-    data = ClipDataset(
-        [sample],
-        strategy=sampling["strategy"],
-        num_frames=sampling["num_frames"],
-        stride=sampling["stride"],
-        size=dataset["input_size"],
-        cache="none",
-    )
+    scratch = tempfile.TemporaryDirectory()  # a flow image is computed once and not kept
+    data = build_dataset([sample], dataset, cache="none", cache_dir=scratch.name)
     runtime = resolve_runtime(config["trainer"]["device"], amp=config["trainer"]["amp"])
     probs = predict(model, data, batch_size=1, runtime=runtime, norm=Normalization(**dataset["normalization"]))[0]
+    scratch.cleanup()
     return dict(zip(classes, probs.astype(float).tolist(), strict=True))
 
 

@@ -22,8 +22,8 @@ from torch.utils.data import Subset
 
 from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
-from mer.config import SamplingConfig, register
-from mer.data.dataset import ClipDataset, ImageDataset
+from mer.config import register
+from mer.data.build import build_dataset
 from mer.data.transforms import Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
 from mer.evaluation.report import finish_run
@@ -105,38 +105,10 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         num_workers=trainer.num_workers,
         prefetch_factor=trainer.prefetch_factor,
     )
-    sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.dataset.sampling))
-    if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
-        raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
     norm = Normalization(**OmegaConf.to_container(cfg.dataset.normalization))
     classes = list(cfg.dataset.classes.names)
-
     samples = instantiate(cfg.dataset.samples, _convert_="all")
-    kind = cfg.dataset.get("kind", "clips")
-    if kind == "images":
-        data = ImageDataset(samples, size=cfg.dataset.input_size)
-    elif kind == "flow":
-        from mer.preprocessing.flow import FlowDataset
-
-        data = FlowDataset(
-            samples,
-            size=cfg.dataset.input_size,
-            cache_dir=trainer.clip_cache_dir,
-            algorithm=cfg.dataset.get("flow_algorithm", "tvl1"),
-        )
-    elif kind == "clips":
-        data = ClipDataset(
-            samples,
-            strategy=sampling.strategy,
-            num_frames=sampling.num_frames,
-            stride=sampling.stride,
-            curves_dir=sampling.curves_dir,
-            size=cfg.dataset.input_size,
-            cache=trainer.clip_cache,
-            cache_dir=trainer.clip_cache_dir,
-        )
-    else:
-        raise ValueError(f"dataset.kind={kind!r}: use clips, flow or images")
+    data = build_dataset(samples, cfg.dataset, cache=trainer.clip_cache, cache_dir=trainer.clip_cache_dir)
     subjects = [s.subject for s in samples]
     all_folds = make_folds(
         subjects, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed

@@ -67,11 +67,24 @@ def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
     assert "num_folds: 2" in (tmp_path / "k" / "config_resolved.yaml").read_text()  # the refused run wrote nothing
 
 
-def test_final_fit_model_predicts_new_footage(tmp_path, capsys):
+FLOW_STSTNET = [
+    "model=ststnet",
+    "dataset.kind=flow",
+    "dataset.input_size=[28,28]",
+    "dataset.normalization.mean=[0,0,0]",
+    "dataset.normalization.std=[1,1,1]",
+    "trainer.epochs=2",
+    "trainer.batch_size=4",
+]
+
+
+@pytest.mark.parametrize("model", [[], FLOW_STSTNET], ids=["r3d_clips", "ststnet_flow"])
+def test_final_fit_model_predicts_new_footage(tmp_path, capsys, model):
     from mer.predict import main as predict_main
 
     run_dir = tmp_path / "run"
-    run(tiny_config(tmp_path, "trainer.final_fit=true", "evaluation.max_folds=1"), run_dir)
+    overrides = ["trainer.final_fit=true", "evaluation.max_folds=1", f"trainer.clip_cache_dir={tmp_path / 'clips'}"]
+    run(tiny_config(tmp_path, *overrides, *model), run_dir)
     clip = next((tmp_path / "cache" / "synthetic").glob("*/clips/sub01/sub01_01.mp4"))
     assert predict_main([str(run_dir / "final_model.pt"), str(clip)]) == 0
     lines = capsys.readouterr().out.splitlines()
