@@ -10,7 +10,10 @@ epoch (deferred or progressive re-weighting).
 - ``FocalLoss``: ``(1 - p_t)^gamma`` down-weights easy samples (Lin et al., ICCV 2017); with
   ``effective`` weights it is the class-balanced focal loss (``cb_focal``).
 - ``LDAMLoss``: the true-class logit minus a margin ``m_c`` proportional to ``n_c^(-1/4)`` (largest
-  ``max_margin``), then scaled by ``s`` (Cao et al., NeurIPS 2019).
+  ``max_margin``), then scaled by ``s`` (Cao et al., NeurIPS 2019). The paper's ``s = 30`` multiplies
+  the cosine logits of a normalised classifier, which lie in [-1, 1]; our models end in plain linear
+  layers whose logits carry their own scale, so ``s`` defaults to 1 (30 on raw logits makes the
+  softmax saturate and the gradients 30 times larger).
 - ``CouplingRegulationLoss``: the focal term and the LDAM term coupled: the focal factor
   ``(1 - p_t)^gamma`` is taken on LDAM's margin-adjusted probabilities, and a correction factor
   ``p_t^delta`` regulates it, so that attention rises with difficulty but falls again for the few
@@ -102,7 +105,7 @@ class LDAMLoss(ClassAwareLoss):
         *,
         class_counts: Sequence[int],
         max_margin: float = 0.5,
-        scale: float = 30.0,
+        scale: float = 1.0,
         weighting: str = "none",
         beta: float = 0.999,
         label_smoothing: float = 0.0,
@@ -133,7 +136,7 @@ class CouplingRegulationLoss(LDAMLoss):
         gamma: float = 2.0,
         delta: float = 0.5,
         max_margin: float = 0.5,
-        scale: float = 30.0,
+        scale: float = 1.0,
         weighting: str = "none",
         beta: float = 0.999,
     ):

@@ -72,7 +72,7 @@ def test_coupling_regulation_loss():
     _, q0, q1 = ldam_probabilities()
     gamma, delta = 2.0, 0.5
     expected = sum(-((1 - q) ** gamma) * q**delta * math.log(q) for q in (q0, q1)) / 2
-    loss = CouplingRegulationLoss(class_counts=COUNTS, gamma=gamma, delta=delta)(LOGITS, TARGET)
+    loss = CouplingRegulationLoss(class_counts=COUNTS, gamma=gamma, delta=delta, scale=30.0)(LOGITS, TARGET)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 
 
