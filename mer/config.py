@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -66,5 +66,12 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
+def epochs_fraction(epochs: int, fraction: float) -> int:
+    """``fraction`` of a run of ``epochs``, as a whole epoch: schedules scale with the run's length."""
+    return round(float(fraction) * int(epochs))
+
+
 def register() -> None:
+    """The typed schema and the ``${fraction_of:epochs,f}`` resolver the configs use."""
     ConfigStore.instance().store(name="mer_schema", node=Config)
+    OmegaConf.register_new_resolver("fraction_of", epochs_fraction, replace=True)

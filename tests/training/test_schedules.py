@@ -71,3 +71,20 @@ def test_trainer_draws_the_scheduled_class_frequencies_and_reweights(caplog, in_
         assert np.allclose(np.array(got) / sum(got), expected, atol=0.06), (epoch, got)
     assert drawn[0] == counts  # instance-balanced: every sample once
     assert loss.weight.tolist() == pytest.approx(class_weights(counts, "effective").tolist(), rel=1e-5)
+
+
+def test_schedule_configs_scale_with_the_run_length():
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from mer.config import register
+
+    register()
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        short = instantiate(compose("config", overrides=["schedule=progressive"]).schedule)
+        long = instantiate(compose("config", overrides=["schedule=drw", "trainer.epochs=800"]).schedule)
+    assert (short.warmup_epochs, short.transition_epochs) == (2, 4)  # of the default 8 epochs
+    assert long.start_epoch == 500
