@@ -27,7 +27,7 @@ from mer.data.build import build_dataset
 from mer.data.transforms import Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
 from mer.evaluation.report import finish_run
-from mer.provenance import data_fingerprint
+from mer.provenance import data_fingerprint, git_commit
 from mer.seeding import seed_everything
 from mer.training import distributed
 from mer.training.device import resolve_runtime
@@ -135,6 +135,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         "fold_seeds": {f.name: fold_seed(cfg.seed, f) for f in all_folds},
         "protocol_description": _protocol_description(cfg, len(set(subjects))),
         "data_fingerprint": data_fingerprint(samples),
+        "git_commit": git_commit(),  # the code that trains, not whatever is checked out when it ends
     }
     if writer:
         write_json_atomic(folds_dir / "plan.json", plan)

@@ -138,3 +138,14 @@ def test_folds_trained_side_by_side_predict_as_one_at_a_time(flow_images, tmp_pa
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
     with pytest.raises(ValueError, match="needs trainer.in_memory"):
         run(tiny_config(tmp_path, "trainer.fold_workers=2"), tmp_path / "three")
+
+
+def test_results_name_the_code_that_trained_not_the_code_checked_out_at_the_end(tmp_path, monkeypatch):
+    import mer.provenance
+    import mer.train
+
+    monkeypatch.setattr(mer.train, "git_commit", lambda: "commit-at-start")
+    monkeypatch.setattr(mer.provenance, "git_commit", lambda: "commit-at-end")
+    results = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "run")
+    assert results["git_commit"] == "commit-at-start"
+    assert json.loads((tmp_path / "run" / "folds" / "plan.json").read_text())["git_commit"] == "commit-at-start"

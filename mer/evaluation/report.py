@@ -146,11 +146,11 @@ def finish_run(
 
     Args:
         config: the resolved configuration as plain containers.
-        plan: ``folds`` (all planned fold names), ``fold_seeds``, ``protocol_description`` and
-            ``data_fingerprint``, as the run wrote them to ``folds/plan.json``.
+        plan: ``folds`` (all planned fold names), ``fold_seeds``, ``protocol_description``,
+            ``data_fingerprint`` and ``git_commit`` (of the code when the run started), as the run
+            wrote them to ``folds/plan.json``.
     """
     import mer
-    from mer.provenance import git_commit
 
     done = sorted({r["fold"] for r in rows})
     evaluation, trainer, model = config["evaluation"], config["trainer"], config["model"]
@@ -170,7 +170,7 @@ def finish_run(
         f"last of {trainer['epochs']} epochs; nothing is selected on them",
         seed=config["seed"],
         fold_seeds={name: plan["fold_seeds"][name] for name in done},
-        git_commit=git_commit(),
+        git_commit=plan.get("git_commit"),
         data_fingerprint=plan["data_fingerprint"],
         dataset=config["dataset"]["name"],
         model=model["_target_"].rsplit(".", 1)[-1],
