@@ -49,12 +49,11 @@ def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int
     sample = Sample(
         subject="-", clip=str(clip), path=clip, onset=onset, apex=apex, offset=offset, emotion="", label=0, dataset="-"
     )
-    scratch = tempfile.TemporaryDirectory()  # a flow image is computed once and not kept
-    data = build_dataset([sample], dataset, cache="none", cache_dir=scratch.name)
     runtime = resolve_runtime(config["trainer"]["device"], amp=config["trainer"]["amp"])
-    probs = predict(model, data, batch_size=1, runtime=runtime, norm=Normalization(**dataset["normalization"]))[0]
-    scratch.cleanup()
-    return dict(zip(classes, probs.astype(float).tolist(), strict=True))
+    with tempfile.TemporaryDirectory() as scratch:  # a flow image is computed once and not kept
+        data = build_dataset([sample], dataset, cache="none", cache_dir=scratch)
+        probs = predict(model, data, batch_size=1, runtime=runtime, norm=Normalization(**dataset["normalization"]))
+    return dict(zip(classes, probs[0].astype(float).tolist(), strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,7 +74,12 @@ def train_model(
             raise ValueError("trainer.in_memory is for small models in one process; turn it off under torchrun")
         net = distributed.replicate(net, runtime.device)
         sharded = distributed.ShardedEpochs(
-            lambda epoch: _epoch_order(labels, counts, schedule.plan(epoch).sampling_power, seed, epoch), len(labels)
+            lambda epoch: _epoch_order(
+                len(labels),
+                _sampling_weights(labels, counts, schedule.plan(epoch).sampling_power),
+                torch.Generator().manual_seed(seed * 100_003 + epoch),  # the same in every process
+            ),
+            len(labels),
         )
         loaders[None] = runtime.loader(
             data,
@@ -90,15 +95,14 @@ def train_model(
     for epoch in bar:
         plan = schedule.plan(epoch)
         if source is not None:
-            weights = None if plan.sampling_power == 1.0 else sample_weights(labels, counts, plan.sampling_power)
-            batches = source.epoch(batch_size, weights)
+            batches = source.epoch(batch_size, _sampling_weights(labels, counts, plan.sampling_power))
         elif sharded is not None:
             sharded.set_epoch(epoch)
             batches = _prepared(loaders[None], runtime, norm, hflip, generator)
         elif plan.sampling_power not in loaders:
             sampler = None
-            if plan.sampling_power != 1.0:
-                weights = sample_weights(labels, counts, plan.sampling_power)
+            weights = _sampling_weights(labels, counts, plan.sampling_power)
+            if weights is not None:
                 sampler = WeightedRandomSampler(weights, len(labels), replacement=True, generator=generator)
             loaders[plan.sampling_power] = runtime.loader(
                 data,
@@ -144,13 +148,16 @@ def train_model(
     return losses
 
 
-def _epoch_order(labels: Sequence[int], counts: Sequence[int], sampling_power: float, seed: int, epoch: int):
-    """One epoch's sample order, the same in every DDP process: a permutation, or weighted draws."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    if sampling_power == 1.0:
-        return torch.randperm(len(labels), generator=generator)
-    weights = sample_weights(labels, counts, sampling_power)
-    return torch.multinomial(weights, len(labels), replacement=True, generator=generator)
+def _sampling_weights(labels: Sequence[int], counts: Sequence[int], sampling_power: float) -> torch.Tensor | None:
+    """Per-sample drawing weights of an epoch, or None for plain instance-balanced shuffling."""
+    return None if sampling_power == 1.0 else sample_weights(labels, counts, sampling_power)
+
+
+def _epoch_order(n: int, weights: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's sample order: a permutation, or ``n`` weighted draws with replacement."""
+    if weights is None:
+        return torch.randperm(n, generator=generator)
+    return torch.multinomial(weights, n, replacement=True, generator=generator)
 
 
 def _prepared(loader, runtime: Runtime, norm: Normalization, hflip: float, generator: torch.Generator):
@@ -172,10 +179,7 @@ class _InMemoryBatches:
     def epoch(self, batch_size: int, weights: torch.Tensor | None = None):
         """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
         n = len(self.y)
-        if weights is None:
-            order = torch.randperm(n, generator=self.generator)
-        else:
-            order = torch.multinomial(weights, n, replacement=True, generator=self.generator)
+        order = _epoch_order(n, weights, self.generator)
         stop = n - 1 if n % batch_size == 1 and n > 1 else n
         for start in range(0, stop, batch_size):
             index = order[start : start + batch_size].to(self.y.device)
