@@ -56,6 +56,67 @@ class EvaluationConfig:
 
 
 @dataclass
+class UncertaintyConfig:
+    """Uncertainty-feature mixing (:mod:`mer.methods.uncertainty`)."""
+
+    enabled: bool = False
+    hidden: int = 64
+
+
+@dataclass
+class EACConfig:
+    """Erasing attention consistency (:mod:`mer.methods.eac`)."""
+
+    enabled: bool = False
+    weight: float = 5.0
+    erase_scale: list[float] = field(default_factory=lambda: [0.02, 0.25])
+    negate_channels: list[int] | None = None
+
+
+@dataclass
+class AUConfig:
+    """Auxiliary action-unit head (:mod:`mer.methods.au`)."""
+
+    enabled: bool = False
+    weight: float = 1.0
+    graph: bool = False
+    min_count: int = 5
+    threshold: float = 0.4
+
+
+@dataclass
+class ConfidenceConfig:
+    """Confidence weighting and re-labelling (:mod:`mer.methods.confidence`)."""
+
+    enabled: bool = False
+    high_fraction: float = 0.7
+    margin: float = 0.15
+    relabel: bool = True
+    relabel_start: int = 0
+    relabel_fraction: float = 0.1
+    relabel_margin: float = 0.2
+
+
+@dataclass
+class DANConfig:
+    """Multi-head cross attention (:mod:`mer.methods.dan`)."""
+
+    enabled: bool = False
+    num_heads: int = 4
+    reduction: int = 4
+    weight: float = 1.0
+
+
+@dataclass
+class MethodsConfig:
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    eac: EACConfig = field(default_factory=EACConfig)
+    au: AUConfig = field(default_factory=AUConfig)
+    confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
+    dan: DANConfig = field(default_factory=DANConfig)
+
+
+@dataclass
 class Config:
     seed: int = 0
     dataset: Any = MISSING
@@ -64,6 +125,7 @@ class Config:
     schedule: Any = MISSING
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    methods: MethodsConfig = field(default_factory=MethodsConfig)
 
 
 def epochs_fraction(epochs: int, fraction: float) -> int:

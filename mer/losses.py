@@ -64,9 +64,14 @@ class ClassAwareLoss(nn.Module):
     def set_class_weights(self, weight: torch.Tensor) -> None:
         self.weight = weight.to(self.weight)
 
-    def _weighted_mean(self, per_sample: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _weighted_mean(
+        self, per_sample: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Class-weighted mean; ``sample_weight`` scales single terms without entering the normaliser,
+        so weights that average 1 over a batch (confidence weighting) keep the loss scale."""
         w = self.weight[target]
-        return (per_sample * w).sum() / w.sum().clamp(min=1e-12)
+        terms = per_sample * w if sample_weight is None else per_sample * w * sample_weight
+        return terms.sum() / w.sum().clamp(min=1e-12)
 
 
 class CrossEntropy(ClassAwareLoss):
@@ -76,9 +81,11 @@ class CrossEntropy(ClassAwareLoss):
         super().__init__(class_counts=class_counts, weighting=weighting, beta=beta)
         self.label_smoothing = label_smoothing
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         per_sample = F.cross_entropy(logits.float(), target, reduction="none", label_smoothing=self.label_smoothing)
-        return self._weighted_mean(per_sample, target)
+        return self._weighted_mean(per_sample, target, sample_weight)
 
 
 def _focal_terms(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,9 +101,11 @@ class FocalLoss(ClassAwareLoss):
         super().__init__(class_counts=class_counts, weighting=weighting, beta=beta)
         self.gamma = gamma
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         log_p, p = _focal_terms(logits, target)
-        return self._weighted_mean(-((1 - p) ** self.gamma) * log_p, target)
+        return self._weighted_mean(-((1 - p) ** self.gamma) * log_p, target, sample_weight)
 
 
 class LDAMLoss(ClassAwareLoss):
@@ -121,11 +130,13 @@ class LDAMLoss(ClassAwareLoss):
         shift = F.one_hot(target, logits.shape[1]) * self.margins[target][:, None]
         return self.scale * (logits.float() - shift)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         per_sample = F.cross_entropy(
             self.margin_logits(logits, target), target, reduction="none", label_smoothing=self.label_smoothing
         )
-        return self._weighted_mean(per_sample, target)
+        return self._weighted_mean(per_sample, target, sample_weight)
 
 
 class CouplingRegulationLoss(LDAMLoss):
@@ -143,7 +154,9 @@ class CouplingRegulationLoss(LDAMLoss):
         super().__init__(class_counts=class_counts, max_margin=max_margin, scale=scale, weighting=weighting, beta=beta)
         self.gamma, self.delta = gamma, delta
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         log_p, p = _focal_terms(self.margin_logits(logits, target), target)
         factor = (1 - p) ** self.gamma * p.detach() ** self.delta
-        return self._weighted_mean(-factor * log_p, target)
+        return self._weighted_mean(-factor * log_p, target, sample_weight)

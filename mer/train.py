@@ -23,10 +23,12 @@ from torch.utils.data import Subset
 from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
 from mer.config import register
+from mer.data.annotations import au_set, au_sort_key
 from mer.data.build import build_dataset
 from mer.data.transforms import Normalization
-from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
+from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, read_relabelled, run_folds
 from mer.evaluation.report import finish_run
+from mer.methods.model import with_methods
 from mer.provenance import data_fingerprint, git_commit
 from mer.seeding import seed_everything
 from mer.training import distributed
@@ -72,6 +74,10 @@ def _fold_workers(trainer: DictConfig) -> int:
     if workers > 1 and not trainer.in_memory:
         raise ValueError(f"trainer.fold_workers={workers} needs trainer.in_memory=true")
     return max(workers, 1)
+
+
+def _relabel_row(sample, old: str, new: str) -> dict[str, str]:
+    return {"clip": sample.clip, "subject": sample.subject, "from": old, "to": new}
 
 
 def _protocol_description(cfg: DictConfig, num_subjects: int) -> str:
@@ -141,18 +147,29 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         write_json_atomic(folds_dir / "plan.json", plan)
 
     init_lock = threading.Lock()
+    methods = OmegaConf.to_container(cfg.methods, resolve=True)
+    if methods["eac"]["negate_channels"] is None:  # flow inputs: channel 0 is the horizontal flow
+        methods["eac"]["negate_channels"] = [0] if cfg.dataset.kind in ("flow", "images") else []
 
     def fit(train: list[int], seed: int) -> torch.nn.Module:
         """A fresh model trained on the samples ``train`` with the configured recipe."""
+        labels = [samples[i].label for i in train]
         with init_lock:  # weights are drawn from torch's global generator: one fold at a time
             seed_everything(seed)
-            model = instantiate(cfg.model, num_classes=len(classes))
+            model = with_methods(
+                instantiate(cfg.model, num_classes=len(classes)),
+                methods,
+                num_classes=len(classes),
+                labels=labels,
+                aus=[samples[i].aus for i in train],
+                norm=norm,
+                example=runtime.model_input(data[train[0]][0][None], norm)[0].cpu(),
+            )
         if workers > 1 and not hasattr(model, "generator"):
             raise ValueError(
                 f"trainer.fold_workers={workers} needs a model that draws its dropout from its own generator "
                 "(STSTNet); set trainer.fold_workers=1 or run folds as a multirun (README)"
             )
-        labels = [samples[i].label for i in train]
         counts = [labels.count(c) for c in range(len(classes))]
         train_model(
             model,
@@ -175,11 +192,11 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
 
     def run_fold(fold: Fold) -> list[dict[str, object]]:
         test = [i for i, s in enumerate(samples) if s.subject in fold.test_subjects]
-        model = fit(
-            [i for i, s in enumerate(samples) if s.subject not in fold.test_subjects], fold_seed(cfg.seed, fold)
-        )
-        probs = predict(model, Subset(data, test), batch_size=trainer.eval_batch_size, runtime=runtime, norm=norm)
-        return [
+        train = [i for i, s in enumerate(samples) if s.subject not in fold.test_subjects]
+        model = fit(train, fold_seed(cfg.seed, fold))
+        evaluate = {"batch_size": trainer.eval_batch_size, "runtime": runtime, "norm": norm}
+        probs = predict(model, Subset(data, test), **evaluate)
+        rows = [
             {
                 "clip": samples[i].clip,
                 "subject": samples[i].subject,
@@ -190,6 +207,18 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             }
             for i, p in zip(test, probs, strict=True)
         ]
+        if getattr(model, "au", None) is not None:  # the AU head's calls, scored in the report
+            au_probs = predict(model, Subset(data, test), output=model.au_probabilities, **evaluate)
+            for row, i, p in zip(rows, test, au_probs, strict=True):
+                row["aus"] = "+".join(sorted(au_set(samples[i].aus), key=au_sort_key))
+                row["aus_predicted"] = "+".join(a for a, v in zip(model.au_vocabulary, p, strict=True) if v >= 0.5)
+        if getattr(model, "confidence", None) is not None and writer:
+            relabelled = [
+                _relabel_row(samples[train[k]], classes[a], classes[b])
+                for k, (a, b) in sorted(model.confidence.relabelled().items())
+            ]
+            write_json_atomic(folds_dir / f"{fold.name}.relabelled.json", relabelled)
+        return rows
 
     rows = run_folds(folds, run_fold, folds_dir, progress=trainer.progress and writer, workers=workers, write=writer)
     if cfg.evaluation.fold is not None:
@@ -204,7 +233,14 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         if trainer.final_fit:
             fit(list(range(len(samples))), cfg.seed)  # a replica of the writer's final model
         return {}
-    results = finish_run(OmegaConf.to_container(cfg, resolve=True), plan, rows, run_dir, seconds=time.time() - started)
+    results = finish_run(
+        OmegaConf.to_container(cfg, resolve=True),
+        plan,
+        rows,
+        run_dir,
+        seconds=time.time() - started,
+        relabelled=read_relabelled(folds_dir, [f.name for f in folds]),
+    )
     if trainer.final_fit:
         log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
         model = fit(list(range(len(samples))), cfg.seed)

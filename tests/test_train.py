@@ -149,3 +149,35 @@ def test_results_name_the_code_that_trained_not_the_code_checked_out_at_the_end(
     results = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "run")
     assert results["git_commit"] == "commit-at-start"
     assert json.loads((tmp_path / "run" / "folds" / "plan.json").read_text())["git_commit"] == "commit-at-start"
+
+
+def test_relabelling_changes_training_subjects_only_and_the_report_counts_it(tmp_path):
+    run_dir = tmp_path / "run"
+    overrides = [
+        "methods.confidence.enabled=true",
+        "methods.confidence.relabel_start=0",
+        "methods.confidence.relabel_fraction=0.5",
+        "methods.confidence.relabel_margin=-2",  # every candidate moves: the most changes the fold can make
+        "trainer.epochs=2",
+    ]
+    results = run(tiny_config(tmp_path, *overrides), run_dir)
+    total = 0
+    for fold, subject in enumerate(("sub01", "sub02", "sub03")):
+        changed = json.loads((run_dir / f"folds/fold{fold:03d}.relabelled.json").read_text())
+        assert changed and all(row["subject"] != subject and row["from"] != row["to"] for row in changed)
+        total += len(changed)
+    assert results["relabelled"]["total"] == total == sum(results["relabelled"]["pairs"].values())
+    assert "Re-labelled training samples" in (run_dir / "report.md").read_text()
+    run(tiny_config(tmp_path), tmp_path / "plain")
+    labels = lambda d: [(r["clip"], r["label"]) for r in csv.DictReader((d / "predictions.csv").open())]  # noqa: E731
+    assert labels(run_dir) == labels(tmp_path / "plain")  # held-out subjects are scored on their own labels
+
+
+def test_au_head_predictions_are_scored_in_the_report(tmp_path):
+    run_dir = tmp_path / "run"
+    results = run(tiny_config(tmp_path, "methods.au.enabled=true", "methods.au.min_count=1"), run_dir)
+    rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
+    assert list(rows[0])[-2:] == ["aus", "aus_predicted"] and all(r["aus"] for r in rows)
+    au = results["action_units"]
+    assert au["num_samples"] == 12 and set(au["f1"]) >= {a for r in rows for a in r["aus"].split("+")}
+    assert "Action units (auxiliary head)" in (run_dir / "report.md").read_text()

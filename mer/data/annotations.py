@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,22 @@ def parse_aus(text: str | None) -> tuple[str, ...]:
         return ()
     parts = str(text).replace(",", "+").split("+")
     return tuple(p.strip().upper().removeprefix("AU") for p in parts if p.strip())
+
+
+def au_code(code: str) -> str:
+    """The AU number of a FACS code: ``"L12"``, ``"R12B"``, ``"AU4"`` and ``"4"`` are ``"12"``, ``"12"``,
+    ``"4"``, ``"4"`` (side and intensity are dropped; one AU head per muscle action)."""
+    match = re.fullmatch(r"[A-Z]*?(\d+)[A-Z]*", code.strip().upper().removeprefix("AU"))
+    return str(int(match.group(1))) if match else code.strip().upper()
+
+
+def au_set(aus: Sequence[str]) -> frozenset[str]:
+    return frozenset(au_code(a) for a in aus if a)
+
+
+def au_sort_key(code: str) -> tuple:
+    """Numeric order (``2`` before ``10``), codes that are not numbers last."""
+    return (not code.isdigit(), int(code) if code.isdigit() else 0, code)
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -39,3 +39,19 @@ def random_hflip(x: torch.Tensor, p: float, generator: torch.Generator | None = 
         return x
     flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
     return torch.where(flip.view(-1, 1, 1, 1, 1), x.flip(-1), x)
+
+
+def mirror(x: torch.Tensor, norm: Normalization, negate_channels: Sequence[int] = ()) -> torch.Tensor:
+    """Model input ``B x C x T x H x W`` (or ``B x C x H x W``) mirrored left-right.
+
+    Mirroring a face negates its horizontal motion: ``negate_channels`` name the channels that hold
+    it, stored as flow images do (each image min-max scaled to 0-255, so the mirror of a value ``p``
+    is ``255 - p``). Here that map is applied in normalised units.
+    """
+    out = x.flip(-1)
+    for c in negate_channels:
+        if norm.subtract_first_frame:
+            out[:, c] = -out[:, c]
+        else:
+            out[:, c] = (1 - 2 * norm.mean[c]) / norm.std[c] - out[:, c]
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,15 @@ from tqdm import tqdm
 from mer.atomic import write_csv_atomic, write_json_atomic
 
 PREDICTION_COLUMNS = ("clip", "subject", "dataset", "label", "prediction", "fold")
+#: Added when the model has an action-unit head: the annotated and the predicted AUs, ``"1+4"``.
+AU_COLUMNS = ("aus", "aus_predicted")
+
+
+def columns(rows: Sequence[Mapping[str, object]]) -> tuple[str, ...]:
+    """The prediction columns of ``rows``: AU columns only where the rows carry them."""
+    return PREDICTION_COLUMNS + (AU_COLUMNS if rows and AU_COLUMNS[1] in rows[0] else ())
+
+
 PROTOCOLS = ("loso", "kfold")
 
 
@@ -105,7 +114,8 @@ def run_folds(
         if not write:
             return
         path = folds_dir / f"{fold.name}.csv"
-        write_csv_atomic(path, PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in fresh))
+        names = columns(fresh)
+        write_csv_atomic(path, names, ([r[c] for c in names] for r in fresh))
 
     with tqdm(total=len(folds), initial=len(folds) - len(pending), desc="folds", disable=not progress) as bar:
         if workers <= 1:
@@ -126,3 +136,12 @@ def run_folds(
     if not write:
         return []
     return [row for fold in folds for row in read_fold(folds_dir / f"{fold.name}.csv")]
+
+
+def read_relabelled(folds_dir: Path, folds: Sequence[str]) -> list[dict[str, str]] | None:
+    """The training samples each fold re-labelled (``<fold>.relabelled.json``), or None if no fold
+    re-labels."""
+    paths = [folds_dir / f"{name}.relabelled.json" for name in folds]
+    if not any(p.is_file() for p in paths):
+        return None
+    return [{**row, "fold": p.name.split(".")[0]} for p in paths if p.is_file() for row in json.loads(p.read_text())]

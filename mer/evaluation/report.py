@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from mer.evaluation.figures import confusion_figure, subject_figure
-from mer.evaluation.loso import PREDICTION_COLUMNS
-from mer.evaluation.metrics import score
+from mer.evaluation.loso import AU_COLUMNS, columns
+from mer.evaluation.metrics import au_scores, score
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **m
         by_dataset[r["dataset"]].append(r)
         by_subject[r["subject"]].append(r)
     overall = scored(rows)
+    extra = {}
+    if rows and AU_COLUMNS[1] in rows[0]:
+        split = lambda text: [a for a in text.split("+") if a]  # noqa: E731
+        extra["action_units"] = au_scores([split(r["aus"]) for r in rows], [split(r["aus_predicted"]) for r in rows])
     return {
         "uf1": overall["uf1"],
         "uar": overall["uar"],
@@ -45,6 +49,7 @@ def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **m
         "per_subject_accuracy": {
             s: sum(r["label"] == r["prediction"] for r in subset) / len(subset) for s, subset in by_subject.items()
         },
+        **extra,
     }
 
 
@@ -82,7 +87,43 @@ def markdown_report(results: Mapping) -> str:
     lines += ["| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
     for c, row in zip(classes, results["confusion_matrix"], strict=True):
         lines.append(f"| **{c}** | " + " | ".join(str(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _au_lines(results) + _relabel_lines(results)) + "\n"
+
+
+def _au_lines(results: Mapping) -> list[str]:
+    au = results.get("action_units")
+    if not au:
+        return []
+    if not au["num_samples"]:
+        return ["", "## Action units", "", "No test sample carries AU annotations; the AU head is not scored."]
+    lines = [
+        "",
+        "## Action units (auxiliary head)",
+        "",
+        f"F1 per AU over the {au['num_samples']} test samples with AU annotations (threshold 0.5); "
+        f"mean over the annotated AUs: {au['mean_f1']:.4f}.",
+        "",
+        "| AU | Support | F1 |",
+        "|---|---|---|",
+    ]
+    return lines + [f"| AU{a} | {au['support'][a]} | {f1:.4f} |" for a, f1 in au["f1"].items()]
+
+
+def _relabel_lines(results: Mapping) -> list[str]:
+    counts = results.get("relabelled")
+    if counts is None:
+        return []
+    lines = [
+        "",
+        "## Re-labelled training samples",
+        "",
+        f"{counts['total']} training-sample labels changed, summed over the folds (each fold re-labels only "
+        "its own training subjects; held-out subjects keep their labels).",
+    ]
+    if counts["total"]:
+        lines += ["", "| From | To | Samples |", "|---|---|---|"]
+        lines += [f"| {pair.split(' -> ')[0]} | {pair.split(' -> ')[1]} | {n} |" for pair, n in counts["pairs"].items()]
+    return lines
 
 
 def _tex(text: str) -> str:
@@ -129,9 +170,8 @@ def latex_report(results: Mapping) -> str:
 
 def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping) -> None:
     """``predictions.csv``, ``results.json``, ``report.md``, ``report.tex`` and the figures in ``run_dir``."""
-    write_csv_atomic(
-        run_dir / "predictions.csv", PREDICTION_COLUMNS, ([r[c] for c in PREDICTION_COLUMNS] for r in rows)
-    )
+    names = columns(rows)
+    write_csv_atomic(run_dir / "predictions.csv", names, ([r[c] for c in names] for r in rows))
     write_json_atomic(run_dir / "results.json", dict(results))
     write_text_atomic(run_dir / "report.md", markdown_report(results))
     write_text_atomic(run_dir / "report.tex", latex_report(results))
@@ -140,7 +180,12 @@ def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results:
 
 
 def finish_run(
-    config: Mapping, plan: Mapping, rows: Sequence[Mapping[str, str]], run_dir: Path, seconds: float | None = None
+    config: Mapping,
+    plan: Mapping,
+    rows: Sequence[Mapping[str, str]],
+    run_dir: Path,
+    seconds: float | None = None,
+    relabelled: Sequence[Mapping[str, str]] | None = None,
 ) -> dict:
     """Pool the prediction rows of a run (or of gathered fold jobs) and write every output.
 
@@ -149,6 +194,8 @@ def finish_run(
         plan: ``folds`` (all planned fold names), ``fold_seeds``, ``protocol_description``,
             ``data_fingerprint`` and ``git_commit`` (of the code when the run started), as the run
             wrote them to ``folds/plan.json``.
+        relabelled: the training samples that confidence re-labelling changed, one row each with
+            ``from`` and ``to`` classes (None: re-labelling was off).
     """
     import mer
 
@@ -178,6 +225,9 @@ def finish_run(
         version=mer.__version__,
         seconds=None if seconds is None else round(seconds, 1),
     )
+    if relabelled is not None:
+        pairs = Counter(f"{r['from']} -> {r['to']}" for r in relabelled)
+        results["relabelled"] = {"total": len(relabelled), "pairs": dict(sorted(pairs.items()))}
     write_run_outputs(run_dir, rows, results)
     log.info(
         "UF1 %.4f  UAR %.4f  accuracy %.4f  (%d folds, %d samples) -> %s",

@@ -43,6 +43,21 @@ class STSTNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x 1 x H x W`` (one flow image as a one-frame clip) or ``B x C x H x W``."""
+        pooled = self.feature_map(x)
+        if not self.fused:
+            return self.fc(self.embed(pooled))
+        # the 2x2 average pool folded into the classifier: each weight spread over its 4 inputs
+        k, (h, w) = self.fc.out_features, pooled.shape[2:]
+        weight = self.fc.weight.view(k, pooled.shape[1], h // 2, 1, w // 2, 1).expand(-1, -1, -1, 2, -1, 2)
+        features = pooled[:, :, : h // 2 * 2, : w // 2 * 2].flatten(1)
+        return F.linear(features, weight.reshape(k, -1) / 4, self.fc.bias)
+
+    @property
+    def classifier(self) -> nn.Linear:
+        return self.fc
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The streams' pooled maps, ``B x 16 x h x w`` (after dropout when training)."""
         if x.dim() == 5:
             x = x.squeeze(2)
         pooled = None
@@ -50,15 +65,17 @@ class STSTNet(nn.Module):
             pooled = self._fused_stem(x)
         if pooled is None:
             pooled = F.max_pool2d(self.bn(F.relu(self.conv(x))), kernel_size=3, stride=3, padding=1)
-        if self.training:
-            pooled = self._drop(pooled)
-        if not self.fused:
-            return self.fc(F.avg_pool2d(pooled, kernel_size=2, stride=2).flatten(1))
-        # the 2x2 average pool folded into the classifier: each weight spread over its 4 inputs
-        k, (h, w) = self.fc.out_features, pooled.shape[2:]
-        weight = self.fc.weight.view(k, pooled.shape[1], h // 2, 1, w // 2, 1).expand(-1, -1, -1, 2, -1, 2)
-        features = pooled[:, :, : h // 2 * 2, : w // 2 * 2].flatten(1)
-        return F.linear(features, weight.reshape(k, -1) / 4, self.fc.bias)
+        return self._drop(pooled) if self.training else pooled
+
+    def embed(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The classifier's input: the map average-pooled 2x2 and flattened."""
+        return F.avg_pool2d(pooled, kernel_size=2, stride=2).flatten(1)
+
+    def class_maps(self, pooled: torch.Tensor) -> torch.Tensor:
+        """``B x K x h x w``: each position's contribution to each class logit (they sum to the logit
+        minus the bias), STSTNet's counterpart of a class activation map."""
+        grid = F.avg_pool2d(pooled, kernel_size=2, stride=2)
+        return torch.einsum("bchw,kchw->bkhw", grid, self.fc.weight.view(-1, *grid.shape[1:]))
 
     def _fused_stem(self, x: torch.Tensor) -> torch.Tensor | None:
         """conv -> ReLU -> BatchNorm (batch statistics) -> max pool, without a full-size BN pass.

@@ -60,6 +60,8 @@ def train_model(
     generator, so folds trained side by side in threads stay reproducible.
     """
     schedule = schedule or Standard()
+    methods = hasattr(model, "training_loss")  # a backbone wrapped with methods (mer.methods.model)
+    data = _Indexed(data)
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
     base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
@@ -72,6 +74,8 @@ def train_model(
     if distributed.active():
         if in_memory:
             raise ValueError("trainer.in_memory is for small models in one process; turn it off under torchrun")
+        if methods:
+            raise ValueError("the training methods (methods.*) do not run under torchrun yet; run one process")
         net = distributed.replicate(net, runtime.device)
         sharded = distributed.ShardedEpochs(
             lambda epoch: _epoch_order(
@@ -119,10 +123,10 @@ def train_model(
         drawn = torch.zeros(num_classes, dtype=torch.long, device=runtime.device)
         total = torch.zeros((), device=runtime.device)
         count = 0
-        for x, y in batches:
+        for x, y, index in batches:
             drawn += torch.bincount(y, minlength=num_classes)
             with runtime.autocast():
-                loss = loss_fn(net(x), y)
+                loss = model.training_loss(x, y, index, loss_fn) if methods else loss_fn(net(x), y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -130,6 +134,8 @@ def train_model(
             total += loss.detach() * len(y)
             count += len(y)
         losses.append(total.item() / max(count, 1))
+        if methods:
+            model.end_epoch(epoch)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         changed = epoch == 0 or epoch == epochs - 1 or plan != schedule.plan(epoch - 1)
         log.log(
@@ -161,17 +167,32 @@ def _epoch_order(n: int, weights: torch.Tensor | None, generator: torch.Generato
 
 
 def _prepared(loader, runtime: Runtime, norm: Normalization, hflip: float, generator: torch.Generator):
-    """A DataLoader's uint8 batches as normalised, augmented model input on the device."""
-    for clips, labels in loader:
+    """A DataLoader's uint8 batches as normalised, augmented model input on the device, with the
+    samples' positions in the training set."""
+    for clips, labels, index in loader:
         x = random_hflip(runtime.model_input(clips, norm), hflip, generator)
-        yield x, labels.to(runtime.device, non_blocking=True)
+        yield x, labels.to(runtime.device, non_blocking=True), index.to(runtime.device, non_blocking=True)
+
+
+class _Indexed(Dataset):
+    """``(clip, label, position)``: methods that keep per-sample state need a batch's positions."""
+
+    def __init__(self, data: Dataset):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        clip, label = self.data[index]
+        return clip, label, index
 
 
 class _InMemoryBatches:
     """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
 
     def __init__(self, data: Dataset, runtime: Runtime, norm: Normalization, hflip: float, generator):
-        clips, labels = zip(*(data[i] for i in range(len(data))), strict=True)
+        clips, labels, _ = zip(*(data[i] for i in range(len(data))), strict=True)
         self.x = runtime.model_input(torch.stack(clips), norm)
         self.y = torch.as_tensor(labels, device=runtime.device)
         self.hflip, self.generator = hflip, generator
@@ -183,16 +204,26 @@ class _InMemoryBatches:
         stop = n - 1 if n % batch_size == 1 and n > 1 else n
         for start in range(0, stop, batch_size):
             index = order[start : start + batch_size].to(self.y.device)
-            yield random_hflip(self.x[index], self.hflip, self.generator), self.y[index]
+            yield random_hflip(self.x[index], self.hflip, self.generator), self.y[index], index
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: Dataset, *, batch_size: int, runtime: Runtime, norm: Normalization) -> np.ndarray:
-    """Class probabilities, ``N x C``, in the order of ``data``."""
+def predict(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    batch_size: int,
+    runtime: Runtime,
+    norm: Normalization,
+    output: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> np.ndarray:
+    """Class probabilities, ``N x C``, in the order of ``data``; or ``output(input batch)`` (for
+    example a methods model's ``au_probabilities``) of every batch, concatenated."""
     net = runtime.prepare(model.eval())
     out = []
     for clips, _ in runtime.loader(data, batch_size=batch_size, shuffle=False):
+        x = runtime.model_input(clips, norm)
         with runtime.autocast():
-            logits = net(runtime.model_input(clips, norm))
-        out.append(logits.float().softmax(dim=1).cpu())
+            result = output(x) if output is not None else net(x).float().softmax(dim=1)
+        out.append(result.float().cpu())
     return torch.cat(out).numpy()

@@ -3,15 +3,24 @@ from torch.utils.data import TensorDataset
 
 from mer.data.transforms import Normalization
 from mer.training.device import resolve_runtime
-from mer.training.trainer import _InMemoryBatches
+from mer.training.trainer import _Indexed, _InMemoryBatches
 
 
 def batches(n, batch_size, weights=None, seed=0):
     data = TensorDataset(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1, 1).expand(n, 1, 1, 1, 3), torch.zeros(n))
     source = _InMemoryBatches(
-        data, resolve_runtime("cpu"), Normalization((0, 0, 0), (1, 1, 1)), 0.0, torch.Generator().manual_seed(seed)
+        _Indexed(data),
+        resolve_runtime("cpu"),
+        Normalization((0, 0, 0), (1, 1, 1)),
+        0.0,
+        torch.Generator().manual_seed(seed),
     )
-    return [(x[:, 0, 0, 0, 0] * 255).round().long().tolist() for x, _ in source.epoch(batch_size, weights)]
+    out = []
+    for x, _, index in source.epoch(batch_size, weights):
+        values = (x[:, 0, 0, 0, 0] * 255).round().long()
+        assert torch.equal(values, index)  # each batch names its samples' positions (per-sample methods state)
+        out.append(values.tolist())
+    return out
 
 
 def test_an_in_memory_epoch_draws_every_sample_once_and_keeps_the_last_partial_batch():
