@@ -21,6 +21,20 @@ CITATION = (
 )
 
 
+def casme2_row(row: Mapping[str, object]) -> dict[str, object]:
+    """A coding-sheet row on the canonical fields."""
+    subject = f"sub{int(row['Subject']):02d}"
+    return {
+        "subject": subject,
+        "clip": f"{subject}/{str(row['Filename']).strip()}",
+        "onset": row["OnsetFrame"],
+        "apex": row["ApexFrame"],
+        "offset": row["OffsetFrame"],
+        "emotion": row["Estimated Emotion"],
+        "au": row.get("Action Units"),
+    }
+
+
 def load_casme2(
     *,
     root: str | Path,
@@ -33,21 +47,9 @@ def load_casme2(
     """Samples of the sheet rows whose frame folder exists under ``root`` (see
     :func:`mer.data.sheets.samples_from_sheet`)."""
 
-    def canonical(row: dict[str, object]) -> dict[str, object]:
-        subject = f"sub{int(row['Subject']):02d}"
-        return {
-            "subject": subject,
-            "clip": f"{subject}/{str(row['Filename']).strip()}",
-            "onset": row["OnsetFrame"],
-            "apex": row["ApexFrame"],
-            "offset": row["OffsetFrame"],
-            "emotion": row["Estimated Emotion"],
-            "au": row.get("Action Units"),
-        }
-
     return samples_from_sheet(
         annotations,
-        canonical,
+        casme2_row,
         root=root,
         labels=LabelSpace(list(classes), class_map),
         dataset="casme2",

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mer.data.annotations import AnnotationError, Sample
-from mer.datasets.casme2 import load_casme2
-from mer.datasets.samm import load_samm
+from mer.data.annotations import AnnotationError, Sample, parse_aus
+from mer.data.sheets import read_sheet
+from mer.datasets.casme2 import casme2_row, load_casme2
+from mer.datasets.samm import load_samm, samm_row
 from mer.datasets.smic import load_smic, smic_clip_name
+
+log = logging.getLogger(__name__)
 
 CITATION = "MEGC 2019 composite (See et al., FG 2019) of SMIC-HS, CASME II and SAMM; flow images as in STSTNet."
 
@@ -32,13 +36,17 @@ def load_flow_samples(
     samples: str = "samples.csv",
     image_dir: str = "flow28",
     pattern: str = "{sub}_{filename_o} .png",
+    au_sheets: Mapping[str, str | Path] | None = None,
 ) -> list[Sample]:
     """One :class:`Sample` a flow image; ``label`` in the list indexes ``classes``.
 
     A flow image is one "frame" of its own (frame 0): the onset-to-apex motion is already in it.
     Subjects are prefixed with their source dataset, since SMIC's ``s1`` and SAMM's ``006`` are
-    different people from any CASME II ``sub01``.
+    different people from any CASME II ``sub01``. The list carries no action units; ``au_sheets``
+    (``{"casme2": coding sheet, "samm": FACS sheet}``, any subset) attaches each source sheet's AUs
+    to its samples, for the auxiliary AU head; SMIC has none.
     """
+    aus = sheet_aus(au_sheets or {})
     root = Path(root).expanduser()
     listing = root / samples
     if not listing.is_file():
@@ -70,8 +78,36 @@ def load_flow_samples(
                     emotion=classes[label],
                     label=label,
                     dataset=row["dataset"],
+                    aus=aus.get((row["dataset"], f"{row['sub']}/{row['filename_o']}"), ()),
                 )
             )
+    if aus:
+        log.info(
+            "%s: %d of %d samples carry action units from %s",
+            listing,
+            sum(bool(s.aus) for s in out),
+            len(out),
+            ", ".join(sorted(au_sheets)),
+        )
+    return out
+
+
+#: How each source sheet's rows map onto the canonical fields, for :func:`sheet_aus`.
+SHEET_ROWS = {"casme2": casme2_row, "samm": samm_row}
+
+
+def sheet_aus(au_sheets: Mapping[str, str | Path]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """``(dataset, "sub/filename") -> AUs`` from each source's release sheet."""
+    out = {}
+    for dataset, path in au_sheets.items():
+        if dataset not in SHEET_ROWS:
+            raise ValueError(f"au_sheets: no sheet reader for {dataset!r}; known: {', '.join(SHEET_ROWS)}")
+        for line, row in read_sheet(path):
+            try:
+                canonical = SHEET_ROWS[dataset](row)
+            except (KeyError, TypeError, ValueError) as error:
+                raise AnnotationError(f"{path}, line {line}: not a {dataset} sheet row ({error!r})") from None
+            out[(dataset, canonical["clip"])] = parse_aus(canonical["au"])
     return out
 
 

@@ -100,3 +100,15 @@ def test_the_real_casme2_sheet_gives_exactly_the_official_casme2_part():
         official = {(r["dataset"], r["sub"], r["filename_o"], int(r["label"])) for r in csv.DictReader(handle)}
     assert {composite_entry(s) for s in built} == {o for o in official if o[0] == "casme2"}
     assert len(built) == 145
+
+
+def test_action_units_come_from_the_source_sheets(tmp_path):
+    (tmp_path / "releases").mkdir()
+    write_releases(tmp_path / "releases")
+    rows = [("casme2", "sub01", "EP02_01f", 1), ("samm", "006", "006_1_2", 0), ("smic", "s1", "s1_ne", 2)]
+    make_set(tmp_path / "flow", rows)
+    au_sheets = {"casme2": tmp_path / "releases/casme2.csv", "samm": tmp_path / "releases/samm.csv"}
+    samples = load_flow_samples(root=tmp_path / "flow", classes=CLASSES, au_sheets=au_sheets)
+    assert [s.aus for s in samples] == [("12",), ("4", "7"), ()]  # SMIC codes no AUs
+    with pytest.raises(ValueError, match="no sheet reader for 'smic'"):
+        load_flow_samples(root=tmp_path / "flow", classes=CLASSES, au_sheets={"smic": tmp_path / "releases/samm.csv"})
