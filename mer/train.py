@@ -146,6 +146,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     if writer:
         write_json_atomic(folds_dir / "plan.json", plan)
 
+    if trainer.final_fit and cfg.methods.dan.enabled:
+        raise ValueError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
     init_lock = threading.Lock()
     methods = OmegaConf.to_container(cfg.methods, resolve=True)
     if methods["eac"]["negate_channels"] is None:  # flow inputs: channel 0 is the horizontal flow
@@ -244,7 +246,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     if trainer.final_fit:
         log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
         model = fit(list(range(len(samples))), cfg.seed)
-        save_checkpoint(run_dir / "final_model.pt", model, OmegaConf.to_container(cfg, resolve=True), classes)
+        predictor = getattr(model, "backbone", model)  # the methods shape training; the backbone predicts
+        save_checkpoint(run_dir / "final_model.pt", predictor, OmegaConf.to_container(cfg, resolve=True), classes)
     return results
 
 

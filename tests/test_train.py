@@ -78,7 +78,11 @@ FLOW_STSTNET = [
 ]
 
 
-@pytest.mark.parametrize("model", [[], FLOW_STSTNET], ids=["r3d_clips", "ststnet_flow"])
+@pytest.mark.parametrize(
+    "model",
+    [[], FLOW_STSTNET, [*FLOW_STSTNET, "methods.eac.enabled=true", "methods.uncertainty.enabled=true"]],
+    ids=["r3d_clips", "ststnet_flow", "ststnet_flow_with_methods"],
+)
 def test_final_fit_model_predicts_new_footage(tmp_path, capsys, model):
     from mer.predict import main as predict_main
 
@@ -181,3 +185,8 @@ def test_au_head_predictions_are_scored_in_the_report(tmp_path):
     au = results["action_units"]
     assert au["num_samples"] == 12 and set(au["f1"]) >= {a for r in rows for a in r["aus"].split("+")}
     assert "Action units (auxiliary head)" in (run_dir / "report.md").read_text()
+
+
+def test_final_fit_refuses_dan_before_training(tmp_path):
+    with pytest.raises(ValueError, match="cannot rebuild DAN"):
+        run(tiny_config(tmp_path, "trainer.final_fit=true", "methods.dan.enabled=true"), tmp_path / "run")
