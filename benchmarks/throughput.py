@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 import mer.train  # noqa: F401  (registers the config schema)
@@ -103,21 +104,15 @@ def whole_video_clip(path: Path, numbers: list[int], size: tuple[int, int]) -> t
 
 def loader_rows(args: argparse.Namespace) -> list[dict]:
     torch.set_num_threads(args.threads or 1)
+    megc3 = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs/dataset/classes/megc3.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         samples = load_samples(
             cache_dir=tmp,
             num_subjects=4,
             clips_per_subject=8,
             seed=0,
-            classes=["negative", "positive", "surprise"],
-            class_map={
-                "anger": "negative",
-                "contempt": "negative",
-                "disgust": "negative",
-                "fear": "negative",
-                "sadness": "negative",
-                "happiness": "positive",
-            },
+            classes=list(megc3.names),
+            class_map=OmegaConf.to_container(megc3.map),
         )
         settings = dict(strategy="uniform", num_frames=args.frames, size=(args.size, args.size), cache_dir=tmp)
         sampled = ClipDataset(samples, cache="none", **settings)

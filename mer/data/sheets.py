@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mer.data.annotations import AnnotationError, Sample, make_sample
@@ -44,31 +44,36 @@ def read_sheet(path: str | Path, *, header_hint: str = "Filename") -> list[tuple
 
 
 def samples_from_sheet(
-    path: str | Path,
-    to_canonical: Callable[[dict[str, object]], dict[str, object]],
     *,
-    root: str | Path,
-    labels: LabelSpace,
+    annotations: str | Path,
+    row: Callable[[Mapping[str, object]], dict[str, object]],
     dataset: str,
+    root: str | Path,
+    classes: Sequence[str],
+    class_map: Mapping[str, str | None] | None = None,
     skip_missing: bool = True,
     check_frames: bool = True,
 ) -> list[Sample]:
-    """Samples of a release sheet, each row mapped by ``to_canonical`` onto the canonical fields.
+    """Samples of a release sheet ``annotations``, each row mapped by ``row`` onto the canonical
+    fields, labelled over ``classes`` (``class_map``: the sheet's emotion names onto them, None to
+    leave a sample out).
 
-    With ``skip_missing`` (a partial copy of a database) rows whose clip is absent under ``root``
-    are counted and logged instead of failing; any other problem in a row is an error naming the
-    sheet and line. ``check_frames=False`` parses the sheet without opening any clip.
+    Each database's reader is this with its own ``row`` and ``dataset`` bound. With
+    ``skip_missing`` (a partial copy of a database) rows whose clip is absent under ``root`` are
+    counted and logged instead of failing; any other problem in a row is an error naming the sheet
+    and line. ``check_frames=False`` parses the sheet without opening any clip.
     """
+    labels = LabelSpace(list(classes), class_map)
     root = Path(root).expanduser()
     samples, missing = [], 0
-    rows = read_sheet(path)
-    for line, row in rows:
+    rows = read_sheet(annotations)
+    for line, values in rows:
         try:
-            canonical = to_canonical(row)
+            canonical = row(values)
         except KeyError as error:
-            raise AnnotationError(f"{path}, line {line}: no {error.args[0]!r} column") from None
+            raise AnnotationError(f"{annotations}, line {line}: no {error.args[0]!r} column") from None
         except (TypeError, ValueError) as error:
-            raise AnnotationError(f"{path}, line {line}: {error}") from None
+            raise AnnotationError(f"{annotations}, line {line}: {error}") from None
         if check_frames and skip_missing and not (root / str(canonical["clip"])).exists():
             missing += 1
             continue
@@ -77,7 +82,7 @@ def samples_from_sheet(
             root=root,
             labels=labels,
             dataset=dataset,
-            where=f"{path}, line {line}",
+            where=f"{annotations}, line {line}",
             check_frames=check_frames,
         )
         if sample is not None:

@@ -8,11 +8,9 @@ OffsetFrame, Action Units, Estimated Emotion. Frames: ``subNN/<Filename>/imgN.jp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
 
-from mer.data.annotations import Sample
-from mer.data.labels import LabelSpace
 from mer.data.sheets import samples_from_sheet
 
 CITATION = (
@@ -35,24 +33,6 @@ def casme2_row(row: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def load_casme2(
-    *,
-    root: str | Path,
-    annotations: str | Path,
-    classes: Sequence[str],
-    class_map: Mapping[str, str | None] | None = None,
-    skip_missing: bool = True,
-    check_frames: bool = True,
-) -> list[Sample]:
-    """Samples of the sheet rows whose frame folder exists under ``root`` (see
-    :func:`mer.data.sheets.samples_from_sheet`)."""
-
-    return samples_from_sheet(
-        annotations,
-        casme2_row,
-        root=root,
-        labels=LabelSpace(list(classes), class_map),
-        dataset="casme2",
-        skip_missing=skip_missing,
-        check_frames=check_frames,
-    )
+#: ``load_casme2(root=..., annotations=..., classes=..., class_map=None, skip_missing=True,
+#: check_frames=True)``: the coding sheet's samples (see :func:`mer.data.sheets.samples_from_sheet`).
+load_casme2 = partial(samples_from_sheet, row=casme2_row, dataset="casme2")

@@ -9,11 +9,11 @@ class, emotion (anger, disgust, fear, happy, others, sad, surprise). Frames:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 from mer.data.annotations import Sample
-from mer.data.labels import LabelSpace
 from mer.data.sheets import samples_from_sheet
 
 CITATION = (
@@ -22,37 +22,21 @@ CITATION = (
 )
 
 
-def load_casme3(
-    *,
-    root: str | Path,
-    annotations: str | Path,
-    classes: Sequence[str],
-    class_map: Mapping[str, str | None] | None = None,
-    frames_dir: str = "color",
-    skip_missing: bool = True,
-    check_frames: bool = True,
-) -> list[Sample]:
-    """Samples of the sheet rows whose frame folder exists under ``root`` (see
-    :func:`mer.data.sheets.samples_from_sheet`)."""
+def casme3_row(row: Mapping[str, object], *, frames_dir: str = "color") -> dict[str, object]:
+    """A label-sheet row on the canonical fields; the clip is its ``frames_dir`` folder."""
+    subject, name = str(row["Subject"]).strip(), str(row["Filename"]).strip()
+    return {
+        "subject": subject,
+        "clip": "/".join(p for p in (subject, name, frames_dir) if p),
+        "onset": row["Onset"],
+        "apex": row["Apex"],
+        "offset": row["Offset"],
+        "emotion": row["emotion"],
+        "au": row.get("AU"),
+    }
 
-    def canonical(row: Mapping[str, object]) -> dict[str, object]:
-        subject, name = str(row["Subject"]).strip(), str(row["Filename"]).strip()
-        return {
-            "subject": subject,
-            "clip": "/".join(p for p in (subject, name, frames_dir) if p),
-            "onset": row["Onset"],
-            "apex": row["Apex"],
-            "offset": row["Offset"],
-            "emotion": row["emotion"],
-            "au": row.get("AU"),
-        }
 
-    return samples_from_sheet(
-        annotations,
-        canonical,
-        root=root,
-        labels=LabelSpace(list(classes), class_map),
-        dataset="casme3",
-        skip_missing=skip_missing,
-        check_frames=check_frames,
-    )
+def load_casme3(*, frames_dir: str = "color", **release: Any) -> list[Sample]:
+    """The label sheet's samples; ``release`` are :func:`mer.data.sheets.samples_from_sheet`'s
+    ``root``, ``annotations``, ``classes``, ``class_map``, ``skip_missing`` and ``check_frames``."""
+    return samples_from_sheet(row=partial(casme3_row, frames_dir=frames_dir), dataset="casme3", **release)

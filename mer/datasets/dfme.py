@@ -9,47 +9,32 @@ each sample, since clips of one set differ in it. ``clip_pattern`` places a clip
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 from mer.data.annotations import Sample
-from mer.data.labels import LabelSpace
 from mer.data.sheets import samples_from_sheet
 
 CITATION = "Zhao et al., DFME: A New Benchmark for Dynamic Facial Micro-expression Recognition, IEEE TAFFC 2023."
 
 
-def load_dfme(
-    *,
-    root: str | Path,
-    annotations: str | Path,
-    classes: Sequence[str],
-    class_map: Mapping[str, str | None] | None = None,
-    clip_pattern: str = "{Filename}",
-    skip_missing: bool = True,
-    check_frames: bool = True,
-) -> list[Sample]:
-    """Samples of the sheet (see :func:`mer.data.sheets.samples_from_sheet`)."""
+def dfme_row(row: Mapping[str, object], *, clip_pattern: str = "{Filename}") -> dict[str, object]:
+    """A release-sheet row on the canonical fields, its clip placed by ``clip_pattern``."""
+    names = {k: str(v).strip() for k, v in row.items()}
+    return {
+        "subject": names["Subject"],
+        "clip": clip_pattern.format(**names),
+        "onset": row["OnsetFrame"],
+        "apex": row["ApexFrame"],
+        "offset": row["OffsetFrame"],
+        "emotion": row["Emotion"],
+        "au": row.get("AU"),
+        "fps": row.get("Fps"),
+    }
 
-    def canonical(row: dict[str, object]) -> dict[str, object]:
-        names = {k: str(v).strip() for k, v in row.items()}
-        return {
-            "subject": names["Subject"],
-            "clip": clip_pattern.format(**names),
-            "onset": row["OnsetFrame"],
-            "apex": row["ApexFrame"],
-            "offset": row["OffsetFrame"],
-            "emotion": row["Emotion"],
-            "au": row.get("AU"),
-            "fps": row.get("Fps"),
-        }
 
-    return samples_from_sheet(
-        annotations,
-        canonical,
-        root=root,
-        labels=LabelSpace(list(classes), class_map),
-        dataset="dfme",
-        skip_missing=skip_missing,
-        check_frames=check_frames,
-    )
+def load_dfme(*, clip_pattern: str = "{Filename}", **release: Any) -> list[Sample]:
+    """The release sheet's samples; ``release`` are :func:`mer.data.sheets.samples_from_sheet`'s
+    ``root``, ``annotations``, ``classes``, ``class_map``, ``skip_missing`` and ``check_frames``."""
+    return samples_from_sheet(row=partial(dfme_row, clip_pattern=clip_pattern), dataset="dfme", **release)

@@ -9,11 +9,9 @@ zero-padded to three digits on disk and the number after the last ``_`` the shee
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
+from functools import partial
 
-from mer.data.annotations import Sample
-from mer.data.labels import LabelSpace
 from mer.data.sheets import samples_from_sheet
 
 CITATION = "Davison et al., SAMM: A Spontaneous Micro-Facial Movement Dataset, IEEE TAC 2018."
@@ -38,23 +36,6 @@ def samm_row(row: Mapping[str, object]) -> dict[str, object]:
     }
 
 
-def load_samm(
-    *,
-    root: str | Path,
-    annotations: str | Path,
-    classes: Sequence[str],
-    class_map: Mapping[str, str | None] | None = None,
-    skip_missing: bool = True,
-    check_frames: bool = True,
-) -> list[Sample]:
-    """Samples of the sheet rows whose frame folder exists under ``root`` (see
-    :func:`mer.data.sheets.samples_from_sheet`)."""
-    return samples_from_sheet(
-        annotations,
-        samm_row,
-        root=root,
-        labels=LabelSpace(list(classes), class_map),
-        dataset="samm",
-        skip_missing=skip_missing,
-        check_frames=check_frames,
-    )
+#: ``load_samm(root=..., annotations=..., classes=..., class_map=None, skip_missing=True,
+#: check_frames=True)``: the FACS sheet's samples (see :func:`mer.data.sheets.samples_from_sheet`).
+load_samm = partial(samples_from_sheet, row=samm_row, dataset="samm")

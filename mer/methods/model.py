@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -159,21 +160,10 @@ class MethodModel(nn.Module):
             self.confidence.end_epoch(epoch)
 
 
-def with_methods(
-    model: nn.Module,
-    methods: Mapping,
-    *,
-    num_classes: int,
-    labels: Sequence[int],
-    aus: Sequence[Sequence[str]],
-    norm: Normalization,
-    example: torch.Tensor,
-) -> nn.Module:
-    """``model`` itself when no method is enabled, else the model wrapped with the enabled ones.
-
-    ``labels`` and ``aus`` are the training samples', in training-set order; ``example`` is one
-    model input (``C x T x H x W``), to size the heads.
-    """
+def with_methods(model: nn.Module, methods: Mapping, **context: Any) -> nn.Module:
+    """``model`` itself when no method is enabled, else ``MethodModel(model, methods, **context)``:
+    ``num_classes``, the training samples' ``labels`` and ``aus`` in training-set order, ``norm``
+    and one model input ``example`` (``C x T x H x W``) to size the heads."""
     if not any(methods[name]["enabled"] for name in NAMES):
         return model
-    return MethodModel(model, methods, num_classes=num_classes, labels=labels, aus=aus, norm=norm, example=example)
+    return MethodModel(model, methods, **context)
