@@ -190,3 +190,12 @@ def test_au_head_predictions_are_scored_in_the_report(tmp_path):
 def test_final_fit_refuses_dan_before_training(tmp_path):
     with pytest.raises(ValueError, match="cannot rebuild DAN"):
         run(tiny_config(tmp_path, "trainer.final_fit=true", "methods.dan.enabled=true"), tmp_path / "run")
+
+
+@pytest.mark.parametrize("switch", ["uncertainty", "eac", "au", "confidence", "dan"])
+def test_each_method_runs_a_fold_of_the_synthetic_set(tmp_path, switch):
+    overrides = [f"methods.{switch}.enabled=true", "methods.au.min_count=1", "evaluation.max_folds=1"]
+    results = run(tiny_config(tmp_path, *overrides), tmp_path / "run")
+    assert results["num_folds"] == 1 and results["num_samples"] == 4
+    resolved = (tmp_path / "run" / "config_resolved.yaml").read_text()
+    assert f"{switch}:\n    enabled: true" in resolved
