@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ def main() -> None:
         settings = {name: settings[name] for name in args.only}
     results = {}
     for setting, choice in settings.items():
-        run_dir = args.runs / args.name / "_".join(setting.replace("+", "plus").replace("&", "and").split())
+        words = setting.replace("+", "plus").replace("&", "and").split()
+        run_dir = args.runs / args.name / re.sub(r"[^\w.-]", "", "_".join(words))  # a valid Hydra override value
         command = [
             sys.executable,
             "-m",
