@@ -165,7 +165,6 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
                 labels=labels,
                 aus=[samples[i].aus for i in train],
                 norm=norm,
-                example=runtime.model_input(data[train[0]][0][None], norm)[0].cpu(),
             )
         if workers > 1 and not hasattr(model, "generator"):
             raise ValueError(

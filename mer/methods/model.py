@@ -32,7 +32,6 @@ class MethodModel(nn.Module):
         labels: Sequence[int],
         aus: Sequence[Sequence[str]],
         norm: Normalization,
-        example: torch.Tensor,
     ):
         super().__init__()
         self.backbone = backbone
@@ -40,20 +39,15 @@ class MethodModel(nn.Module):
         self.methods = {name: dict(methods[name]) for name in NAMES if methods[name]["enabled"]}
         self.norm = norm
         self._generator: torch.Generator | None = None
-        was_training = backbone.training
-        backbone.eval()  # a dry run to size the heads, leaving BatchNorm's statistics alone
-        with torch.no_grad():
-            fmap = self.parts.feature_map(example[None].float())
-        backbone.train(was_training)
         self.dan = self.dan_classifier = None
         dim = self.parts.classifier.in_features
         if "dan" in self.methods:
             if "eac" in self.methods:
                 raise ValueError("methods.eac and methods.dan cannot be combined: DAN's fused heads have no class maps")
             cfg = self.methods["dan"]
-            self.dan = CrossAttentionHeads(fmap.shape[1], num_heads=cfg["num_heads"], reduction=cfg["reduction"])
-            self.dan_classifier = nn.Linear(fmap.shape[1], num_classes)
-            dim = fmap.shape[1]
+            dim = self.parts.channels
+            self.dan = CrossAttentionHeads(dim, num_heads=cfg["num_heads"], reduction=cfg["reduction"])
+            self.dan_classifier = nn.Linear(dim, num_classes)
         self.uncertainty = None
         if "uncertainty" in self.methods:
             self.uncertainty = UncertaintyMixing(dim, self.methods["uncertainty"]["hidden"])
@@ -162,8 +156,8 @@ class MethodModel(nn.Module):
 
 def with_methods(model: nn.Module, methods: Mapping, **context: Any) -> nn.Module:
     """``model`` itself when no method is enabled, else ``MethodModel(model, methods, **context)``:
-    ``num_classes``, the training samples' ``labels`` and ``aus`` in training-set order, ``norm``
-    and one model input ``example`` (``C x T x H x W``) to size the heads."""
+    ``num_classes``, the training samples' ``labels`` and ``aus`` in training-set order, and the
+    input ``norm``."""
     if not any(methods[name]["enabled"] for name in NAMES):
         return model
     return MethodModel(model, methods, **context)

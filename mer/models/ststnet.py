@@ -56,6 +56,10 @@ class STSTNet(nn.Module):
     def classifier(self) -> nn.Linear:
         return self.fc
 
+    @property
+    def feature_channels(self) -> int:
+        return self.conv.out_channels
+
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The streams' pooled maps, ``B x 16 x h x w`` (after dropout when training)."""
         if x.dim() == 5:

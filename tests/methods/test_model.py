@@ -30,7 +30,6 @@ def build(model, *enabled):
         labels=[0, 1, 2, 0, 1, 2, 0, 1],
         aus=[("1",), ("12",), ("1", "2"), (), ("4",), ("12", "4"), ("1",), ()],
         norm=Normalization(mean=(0, 0, 0), std=(1, 1, 1)),
-        example=torch.rand(3, 1, 28, 28),
     )
 
 
@@ -69,3 +68,16 @@ def test_models_without_a_feature_map_are_refused_by_name():
         build(OffApexNet(num_classes=3), "eac")
     with pytest.raises(ValueError, match="cannot be combined"):
         build(STSTNet(num_classes=3), "eac", "dan")
+
+
+def test_the_parts_name_the_channels_of_the_feature_map():
+    from torchvision.models.video import r3d_18
+
+    from mer.methods.parts import split
+
+    for model, x in (
+        (STSTNet(num_classes=3), torch.rand(2, 3, 1, 28, 28)),
+        (r3d_18(num_classes=3), torch.rand(2, 3, 4, 16, 16)),
+    ):
+        parts = split(model.eval())
+        assert parts.feature_map(x).shape[1] == parts.channels
