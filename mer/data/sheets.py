@@ -43,6 +43,22 @@ def read_sheet(path: str | Path, *, header_hint: str = "Filename") -> list[tuple
     raise AnnotationError(f"{path}: no header row with a {header_hint!r} column")
 
 
+def canonical_rows(
+    annotations: str | Path, row: Callable[[Mapping[str, object]], dict[str, object]]
+) -> list[tuple[int, dict[str, object]]]:
+    """``(line number, canonical fields)`` of every sheet row, mapped by ``row``; a row it cannot
+    map is an error naming the sheet, the line and, for a missing column, the column."""
+    out = []
+    for line, values in read_sheet(annotations):
+        try:
+            out.append((line, row(values)))
+        except KeyError as error:
+            raise AnnotationError(f"{annotations}, line {line}: no {error.args[0]!r} column") from None
+        except (TypeError, ValueError) as error:
+            raise AnnotationError(f"{annotations}, line {line}: {error}") from None
+    return out
+
+
 def samples_from_sheet(
     *,
     annotations: str | Path,
@@ -66,14 +82,8 @@ def samples_from_sheet(
     labels = LabelSpace(list(classes), class_map)
     root = Path(root).expanduser()
     samples, missing = [], 0
-    rows = read_sheet(annotations)
-    for line, values in rows:
-        try:
-            canonical = row(values)
-        except KeyError as error:
-            raise AnnotationError(f"{annotations}, line {line}: no {error.args[0]!r} column") from None
-        except (TypeError, ValueError) as error:
-            raise AnnotationError(f"{annotations}, line {line}: {error}") from None
+    rows = canonical_rows(annotations, row)
+    for line, canonical in rows:
         if check_frames and skip_missing and not (root / str(canonical["clip"])).exists():
             missing += 1
             continue

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mer.data.annotations import AnnotationError, Sample, parse_aus
-from mer.data.sheets import read_sheet
+from mer.data.sheets import canonical_rows
 from mer.datasets.casme2 import casme2_row, load_casme2
 from mer.datasets.samm import load_samm, samm_row
 from mer.datasets.smic import load_smic, smic_clip_name
@@ -102,11 +102,7 @@ def sheet_aus(au_sheets: Mapping[str, str | Path]) -> dict[tuple[str, str], tupl
     for dataset, path in au_sheets.items():
         if dataset not in SHEET_ROWS:
             raise ValueError(f"au_sheets: no sheet reader for {dataset!r}; known: {', '.join(SHEET_ROWS)}")
-        for line, row in read_sheet(path):
-            try:
-                canonical = SHEET_ROWS[dataset](row)
-            except (KeyError, TypeError, ValueError) as error:
-                raise AnnotationError(f"{path}, line {line}: not a {dataset} sheet row ({error!r})") from None
+        for _, canonical in canonical_rows(path, SHEET_ROWS[dataset]):
             out[(dataset, canonical["clip"])] = parse_aus(canonical["au"])
     return out
 
