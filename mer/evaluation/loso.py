@@ -24,9 +24,14 @@ PREDICTION_COLUMNS = ("clip", "subject", "dataset", "label", "prediction", "fold
 AU_COLUMNS = ("aus", "aus_predicted")
 
 
+def has_aus(rows: Sequence[Mapping[str, object]]) -> bool:
+    """Whether ``rows`` carry the AU head's columns."""
+    return bool(rows) and AU_COLUMNS[1] in rows[0]
+
+
 def columns(rows: Sequence[Mapping[str, object]]) -> tuple[str, ...]:
     """The prediction columns of ``rows``: AU columns only where the rows carry them."""
-    return PREDICTION_COLUMNS + (AU_COLUMNS if rows and AU_COLUMNS[1] in rows[0] else ())
+    return PREDICTION_COLUMNS + (AU_COLUMNS if has_aus(rows) else ())
 
 
 PROTOCOLS = ("loso", "kfold")

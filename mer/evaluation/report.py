@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from mer.evaluation.figures import confusion_figure, subject_figure
-from mer.evaluation.loso import AU_COLUMNS, columns
+from mer.evaluation.loso import columns, has_aus
 from mer.evaluation.metrics import au_scores, score
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **m
         by_subject[r["subject"]].append(r)
     overall = scored(rows)
     extra = {}
-    if rows and AU_COLUMNS[1] in rows[0]:
+    if has_aus(rows):
         split = lambda text: [a for a in text.split("+") if a]  # noqa: E731
         extra["action_units"] = au_scores([split(r["aus"]) for r in rows], [split(r["aus_predicted"]) for r in rows])
     return {
