@@ -7,7 +7,7 @@ a fold, evaluated with its last epoch's weights on the held-out subject, on this
 loop is what a researcher writes first: a ``TensorDataset`` and a ``DataLoader``, the layers as
 plain ``torch.nn`` calls, torch's default threads, one fold after another. Ours is
 ``python -m mer.train dataset=megc2019_flow model=ststnet`` (the set as one tensor, no DataLoader,
-the fused stem, folds side by side in threads). Prints the wall times, their ratio and each
+the stem as one compiled kernel, folds side by side in threads). Prints the wall times, their ratio and each
 loop's pooled UF1/UAR.
 """
 

@@ -5,7 +5,8 @@ Each stream is conv 3x3 (padding 2) -> ReLU -> BatchNorm -> max pool 3/3 -> drop
 after the conv acts channel by channel, so the three streams are exactly one conv of 3 + 5 + 8 = 16
 output channels followed by the same ops; the streams are the channel slices ``[0:3]``, ``[3:8]``
 and ``[8:16]``. Holding them as one layer lets a training step run the stem as one fused function
-(:class:`_FusedStem`), which is what makes 68 folds x 800 epochs affordable on a CPU.
+(:class:`_FusedStem`, or on a CPU the compiled kernel of :mod:`mer.models.ststnet_kernel`), which is
+what makes 68 folds x 800 epochs affordable on a CPU.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mer.models import ststnet_kernel
 
 STREAM_WIDTHS = (3, 5, 8)
 
@@ -28,13 +31,17 @@ class STSTNet(nn.Module):
         in_channels: int = 3,
         dropout: float = 0.5,
         fused: bool = True,
+        compiled: bool = True,
     ):
+        """``fused=False`` runs the plain layers; ``compiled=False`` keeps the fused stem in torch ops
+        on a CPU instead of the compiled kernel (which needs a C compiler, see ststnet_kernel)."""
         super().__init__()
         width = sum(STREAM_WIDTHS)
         self.conv = nn.Conv2d(in_channels, width, kernel_size=3, padding=2)
         self.bn = nn.BatchNorm2d(width)
         self.dropout = dropout
         self.fused = fused
+        self.compiled = compiled
         #: Where training draws dropout masks (None: torch's global generator); folds trained side
         #: by side in threads each set their own, so their results do not depend on scheduling.
         self.generator: torch.Generator | None = None
@@ -47,10 +54,13 @@ class STSTNet(nn.Module):
         if not self.fused:
             return self.fc(self.embed(pooled))
         # the 2x2 average pool folded into the classifier: each weight spread over its 4 inputs
-        k, (h, w) = self.fc.out_features, pooled.shape[2:]
-        weight = self.fc.weight.view(k, pooled.shape[1], h // 2, 1, w // 2, 1).expand(-1, -1, -1, 2, -1, 2)
-        features = pooled[:, :, : h // 2 * 2, : w // 2 * 2].flatten(1)
-        return F.linear(features, weight.reshape(k, -1) / 4, self.fc.bias)
+        k, c, (h, w) = self.fc.out_features, pooled.shape[1], pooled.shape[2:]
+        weight = self.fc.weight.view(k, c, h // 2, 1, w // 2, 1).expand(-1, -1, -1, 2, -1, 2)
+        weight = weight.reshape(k, c, h // 2 * 2, w // 2 * 2)
+        features = pooled[:, :, : h // 2 * 2, : w // 2 * 2]
+        if pooled.is_contiguous(memory_format=torch.channels_last):  # the compiled stem's: flatten as it lies
+            features, weight = features.permute(0, 2, 3, 1), weight.permute(0, 2, 3, 1)
+        return F.linear(features.flatten(1), weight.reshape(k, -1) / 4, self.fc.bias)
 
     @property
     def classifier(self) -> nn.Linear:
@@ -88,7 +98,9 @@ class STSTNet(nn.Module):
         so only the pooled values are normalised. Returns None (use the layers) if a scale is negative.
         """
         bn = self.bn
-        mean, sq, pooled = _FusedStem.apply(x, self.conv.weight, self.conv.bias)
+        compiled = self.compiled and ststnet_kernel.applies(x, self.conv.weight)
+        stem = ststnet_kernel.CompiledStem if compiled else _FusedStem
+        mean, sq, pooled = stem.apply(x, self.conv.weight, self.conv.bias)
         var = (sq - mean * mean).clamp_min(0)
         scale = bn.weight * torch.rsqrt(var + bn.eps)
         if bool((scale < 0).any()):
@@ -105,7 +117,7 @@ class STSTNet(nn.Module):
         """Dropout, with masks drawn from :attr:`generator` where one is set (``rand < p`` drops)."""
         if self.dropout <= 0 or self.generator is None:
             return F.dropout(x, self.dropout, self.training)
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.dropout
+        keep = torch.empty_like(x).uniform_(generator=self.generator) >= self.dropout  # in x's memory layout
         return x * keep * (1.0 / (1.0 - self.dropout))
 
 
@@ -130,7 +142,7 @@ class _FusedStem(torch.autograd.Function):
             r = F.conv2d(chunk, weight, bias, padding=2).clamp_min_(0)
             flat = r.flatten(2)
             total += flat.sum((0, 2))
-            total_sq += torch.linalg.vecdot(flat, flat).sum(0)
+            total_sq += (r * r).sum((0, 2, 3))
             # channels-last is several times faster for this pool on a CPU
             pooled, index = F.max_pool2d(
                 r.contiguous(memory_format=torch.channels_last), kernel_size=3, stride=3, padding=1, return_indices=True
@@ -157,7 +169,7 @@ class _FusedStem(torch.autograd.Function):
             x.split(_FusedStem.CHUNK), ctx.activations, ctx.indices, grad_pooled.split(_FusedStem.CHUNK), strict=True
         ):
             b = chunk.shape[0]
-            grad = torch.ops.aten.threshold_backward(torch.addcmul(grad_mean, r, grad_sq), r, 0)
+            grad = torch.sign(r).mul_(grad_mean).addcmul_(r, grad_sq)  # zero where r is: no threshold pass
             grad.view(b, c, -1).scatter_add_(2, index.reshape(b, c, -1), g_pool.reshape(b, c, -1))
             _, g_weight, g_bias = torch.ops.aten.convolution_backward(
                 grad, chunk, weight, [c], [1, 1], [2, 2], [1, 1], False, [0, 0], 1, [False, True, True]

@@ -204,7 +204,7 @@ class _InMemoryBatches:
         stop = n - 1 if n % batch_size == 1 and n > 1 else n
         for start in range(0, stop, batch_size):
             index = order[start : start + batch_size].to(self.y.device)
-            yield random_hflip(self.x[index], self.hflip, self.generator), self.y[index], index
+            yield random_hflip(self.x.index_select(0, index), self.hflip, self.generator), self.y[index], index
 
 
 @torch.no_grad()

@@ -58,9 +58,10 @@ def test_one_conv_of_sixteen_channels_is_the_three_streams():
     assert torch.allclose(fused.conv.weight.grad, grads, atol=1e-5)
 
 
+@pytest.mark.parametrize("compiled", [False, True])  # the torch ops, and the C kernel where a compiler is
 @pytest.mark.parametrize("negative_scale", [False, True])
-def test_fused_training_step_matches_the_layers(negative_scale):
-    fused, layers = _pair()
+def test_fused_training_step_matches_the_layers(negative_scale, compiled):
+    fused, layers = _pair(compiled=compiled)
     if negative_scale:  # max pool does not commute with a negative scale: the layers run instead
         for net in (fused, layers):
             with torch.no_grad():
