@@ -10,7 +10,7 @@ up to float rounding (tests/models/test_ststnet_kernel.py).
 
 It is compiled on first use with the system C compiler (``$CC``, else ``cc``, ``gcc`` or
 ``clang``; about a second) into ``$MER_CACHE/kernels`` (default ``~/.cache/mer/kernels``), keyed by
-the source, compiler and flags, so later runs and other processes load it. Without a compiler,
+the source, compiler, flags and CPU, so later runs and other processes load it. Without a compiler,
 :func:`load` returns None and STSTNet runs its torch ops instead (logged once).
 """
 
@@ -55,10 +55,21 @@ def _flags() -> list[list[str]]:
     return [[*portable, "-march=native"], portable] if platform.machine() in ("x86_64", "AMD64") else [portable]
 
 
+def _cpu() -> str:
+    """What ``-march=native`` compiles for: a kernel cache shared by machines (a cluster's home
+    directory) must not hand one CPU's instructions to another."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
+
+
 def _build(compiler: str, directory: Path) -> Path | None:
     source = SOURCE.read_bytes()
     for flags in _flags():
-        key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode()])).hexdigest()[:16]
+        parts = [source, compiler.encode(), " ".join(flags).encode(), _cpu().encode()]
+        key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
         target = directory / f"ststnet_stem-{key}.so"
         if target.exists():
             return target

@@ -92,3 +92,12 @@ def test_without_a_compiler_ststnet_trains_on_torch_ops(fresh_kernel, monkeypatc
     net = STSTNet(num_classes=3).train()
     F.cross_entropy(net(x), torch.randint(0, 3, (8,))).backward()
     assert net.conv.weight.grad.abs().sum() > 0
+
+
+@needs_kernel
+def test_another_cpu_gets_its_own_build(fresh_kernel, monkeypatch):
+    assert ststnet_kernel.load() is not None
+    ststnet_kernel.load.cache_clear()
+    monkeypatch.setattr(ststnet_kernel, "_cpu", lambda: "model name : another CPU")
+    assert ststnet_kernel.load() is not None
+    assert len(list(fresh_kernel.glob("ststnet_stem-*.so"))) == 2
