@@ -76,13 +76,16 @@ def _build(compiler: str, directory: Path) -> Path | None:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=directory) as tmp:  # other processes may build beside us
             built = Path(tmp) / target.name
-            result = subprocess.run(
-                [compiler, *flags, "-o", str(built), str(SOURCE)], capture_output=True, text=True, check=False
-            )
+            command = [compiler, *flags, "-o", str(built), str(SOURCE)]
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+            except subprocess.TimeoutExpired:
+                log.debug("%s timed out", " ".join(command))
+                continue
             if result.returncode == 0:
                 os.replace(built, target)
                 return target
-        log.debug("compiling %s with %s failed: %s", SOURCE.name, " ".join(flags), result.stderr.strip())
+        log.debug("%s failed: %s", " ".join(command), result.stderr.strip())
     return None
 
 

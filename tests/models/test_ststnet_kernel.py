@@ -101,3 +101,9 @@ def test_another_cpu_gets_its_own_build(fresh_kernel, monkeypatch):
     monkeypatch.setattr(ststnet_kernel, "_cpu", lambda: "model name : another CPU")
     assert ststnet_kernel.load() is not None
     assert len(list(fresh_kernel.glob("ststnet_stem-*.so"))) == 2
+
+
+def test_a_compiler_that_fails_leaves_the_torch_ops(fresh_kernel, monkeypatch):
+    monkeypatch.setenv("CC", "false")  # found on PATH, exits 1 for every flag set
+    assert ststnet_kernel.load() is None
+    assert not list(fresh_kernel.glob("*.so"))
