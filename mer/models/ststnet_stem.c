@@ -22,7 +22,7 @@ typedef int v16i __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 typedef int v16iu __attribute__((vector_size(64), aligned(4)));
 
-static inline v16 select(v16i mask, v16 a, v16 b) { return (v16)(((v16i)a & mask) | ((v16i)b & ~mask)); }
+static inline v16 blend(v16i mask, v16 a, v16 b) { return (v16)(((v16i)a & mask) | ((v16i)b & ~mask)); }
 
 /* bias + conv at positions (i, j0 .. j0 + NB - 1) */
 static inline void conv_block(const float *restrict x, int cin, int hp, int wp, int i, int j0,
@@ -65,12 +65,12 @@ void stem_forward(const float *restrict xpad, int n, int cin, int hp, int wp, in
                 for (int k = 0; k < NB; k++) {
                     const int j = j0 + k, pj = (j + 1) / 3;
                     if (j >= wo) break;
-                    const v16 r = select(z[k] > 0, z[k], zero);
+                    const v16 r = blend(z[k] > 0, z[k], zero);
                     s1 += r;
                     s2 += r * r;
                     if (pi < po && pj < qo) {
                         const v16i better = r > pl[pi * qo + pj];
-                        pl[pi * qo + pj] = select(better, r, pl[pi * qo + pj]);
+                        pl[pi * qo + pj] = blend(better, r, pl[pi * qo + pj]);
                         ix[pi * qo + pj] = (better & (i * wo + j)) | (ix[pi * qo + pj] & ~better);
                     }
                 }
@@ -112,11 +112,11 @@ void stem_backward(const float *restrict xpad, int n, int cin, int hp, int wp, i
                 conv_block(x, cin, hp, wp, i, j0, w, b, z);
                 for (int k = 0; k < NB; k++) {
                     const int j = j0 + k, pj = (j + 1) / 3;
-                    g[k] = select(z[k] > 0, av + bv * z[k], zero);
+                    g[k] = blend(z[k] > 0, av + bv * z[k], zero);
                     if (j >= wo)
                         g[k] = zero;
                     else if (pi < po && pj < qo)
-                        g[k] += select(ix[pi * qo + pj] == i * wo + j, g_pool[pi * qo + pj], zero);
+                        g[k] += blend(ix[pi * qo + pj] == i * wo + j, g_pool[pi * qo + pj], zero);
                     acc_b += g[k];
                 }
                 int t = 0;
