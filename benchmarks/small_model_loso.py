@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from mer.data.dataset import ImageDataset
 from mer.datasets.megc2019 import load_flow_samples
 from mer.evaluation.metrics import score
+from mer.models import ststnet_kernel
 from mer.models.ststnet import STSTNet
 
 CLASSES = ["negative", "positive", "surprise"]
@@ -97,6 +98,8 @@ def main() -> None:
             rows.append((name, time.perf_counter() - started, result))
     folds = args.max_folds or "all"
     print(f"STSTNet LOSO on {root.name}, {args.epochs} epochs, {folds} folds, {torch.get_num_threads()} CPU threads")
+    stem = "the compiled kernel" if ststnet_kernel.load() else "torch ops (no C compiler found)"
+    print(f"our STSTNet stem: {stem}")
     print(f"{'loop':22s} {'wall s':>8s} {'UF1':>7s} {'UAR':>7s}")
     for name, seconds, result in rows:
         print(f"{name:22s} {seconds:8.1f} {result['uf1']:7.4f} {result['uar']:7.4f}")
