@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 #: glibc's ``mallopt`` parameters (malloc.h) and the sizes we set them to.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value
-_TRIM_THRESHOLD = 256 << 20
+_TRIM_THRESHOLD = 64 << 20  # a small model's step needs ~10 MB; a bound on what each arena keeps
 
 
 def retain_freed_memory() -> bool:
