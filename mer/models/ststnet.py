@@ -140,8 +140,7 @@ class _FusedStem(torch.autograd.Function):
         activations, pools, indices = [], [], []
         for chunk in x.split(_FusedStem.CHUNK):
             r = F.conv2d(chunk, weight, bias, padding=2).clamp_min_(0)
-            flat = r.flatten(2)
-            total += flat.sum((0, 2))
+            total += r.sum((0, 2, 3))
             total_sq += (r * r).sum((0, 2, 3))
             # channels-last is several times faster for this pool on a CPU
             pooled, index = F.max_pool2d(
