@@ -25,6 +25,40 @@ class SamplingConfig:
 
 
 @dataclass
+class NormalizationConfig:
+    """Model input from uint8 (see :class:`mer.data.transforms.Normalization`)."""
+
+    mean: list[float] = field(default_factory=lambda: [0.45, 0.45, 0.45])
+    std: list[float] = field(default_factory=lambda: [0.225, 0.225, 0.225])
+    subtract_first_frame: bool = False
+
+
+@dataclass
+class InputConfig:
+    """The input a model needs. Frame datasets (the releases, the canonical CSV) take their ``kind``,
+    ``input_size``, sampling and normalisation from here, so ``model=...`` brings its input with it;
+    a model config sets what it needs (``input.kind=flow_clip``...), and ``dataset.<key>=...`` on the
+    command line still wins. These defaults are the plain RGB clips of the torchvision video models.
+    """
+
+    kind: str = "clips"
+    size: list[int] = field(default_factory=lambda: [112, 112])
+    strategy: str = "uniform"
+    num_frames: int = 8
+    flow_algorithm: str = "tvl1"
+    normalization: NormalizationConfig = field(default_factory=NormalizationConfig)
+
+
+@dataclass
+class AugmentConfig:
+    """Ranges of the per-clip random similarity (:class:`mer.data.transforms.Augment`); mirroring is ``hflip``."""
+
+    scale: float = 0.0
+    rotate: float = 0.0
+    translate: float = 0.0
+
+
+@dataclass
 class TrainerConfig:
     device: str = "auto"
     amp: bool = True
@@ -37,6 +71,8 @@ class TrainerConfig:
     batch_size: int = 16
     eval_batch_size: int = 64
     hflip: float = 0.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mixup: float = 0.0
     clip_cache: str = "memory"
     clip_cache_dir: str = "~/.cache/mer/clips"
     progress: bool = True
@@ -123,6 +159,7 @@ class Config:
     model: Any = MISSING
     loss: Any = MISSING
     schedule: Any = MISSING
+    input: InputConfig = field(default_factory=InputConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     methods: MethodsConfig = field(default_factory=MethodsConfig)

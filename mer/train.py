@@ -24,8 +24,8 @@ from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
 from mer.config import register
 from mer.data.annotations import au_set, au_sort_key
-from mer.data.build import build_dataset
-from mer.data.transforms import Normalization
+from mer.data.build import build_dataset, face_stage
+from mer.data.transforms import Augment, Normalization
 from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, read_relabelled, run_folds
 from mer.evaluation.report import finish_run
 from mer.methods.model import with_methods
@@ -36,6 +36,9 @@ from mer.training.device import resolve_runtime
 from mer.training.trainer import predict, train_model
 
 log = logging.getLogger(__name__)
+
+#: Inputs whose channel 0 is horizontal flow, negated when a clip is mirrored.
+FLOW_KINDS = ("flow", "flow_clip", "images")
 
 #: Keys that do not change any fold's predictions, so a resumed run may differ in them.
 _RESUME_INDEPENDENT = (
@@ -114,6 +117,10 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     norm = Normalization(**OmegaConf.to_container(cfg.dataset.normalization))
     classes = list(cfg.dataset.classes.names)
     samples = instantiate(cfg.dataset.samples, _convert_="all")
+    located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(samples)  # no face: error, or left out
+    kept = {id(s) for s in located}
+    no_face = [s.clip for s in samples if id(s) not in kept]
+    samples = located
     data = build_dataset(samples, cfg.dataset, cache=trainer.clip_cache, cache_dir=trainer.clip_cache_dir)
     subjects = [s.subject for s in samples]
     all_folds = make_folds(
@@ -142,6 +149,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         "protocol_description": _protocol_description(cfg, len(set(subjects))),
         "data_fingerprint": data_fingerprint(samples),
         "git_commit": git_commit(),  # the code that trains, not whatever is checked out when it ends
+        "left_out_no_face": no_face,
     }
     if writer:
         write_json_atomic(folds_dir / "plan.json", plan)
@@ -150,8 +158,10 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         raise ValueError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
     init_lock = threading.Lock()
     methods = OmegaConf.to_container(cfg.methods, resolve=True)
-    if methods["eac"]["negate_channels"] is None:  # flow inputs: channel 0 is the horizontal flow
-        methods["eac"]["negate_channels"] = [0] if cfg.dataset.kind in ("flow", "images") else []
+    flow_channels = [0] if cfg.dataset.kind in FLOW_KINDS else []  # flow inputs: channel 0 is the horizontal flow
+    if methods["eac"]["negate_channels"] is None:
+        methods["eac"]["negate_channels"] = flow_channels
+    augment = Augment(hflip=trainer.hflip, negate_channels=flow_channels, **trainer.augment)
 
     def fit(train: list[int], seed: int) -> torch.nn.Module:
         """A fresh model trained on the samples ``train`` with the configured recipe."""
@@ -184,7 +194,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
             batch_size=trainer.batch_size,
             runtime=runtime,
             norm=norm,
-            hflip=trainer.hflip,
+            augment=augment,
+            mixup=trainer.mixup,
             seed=seed,
             progress=trainer.progress and workers == 1,
             in_memory=trainer.in_memory,

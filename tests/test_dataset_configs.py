@@ -51,3 +51,50 @@ def test_casme3_config(tmp_path):
         f"dataset.annotations={tmp_path / 'labels.csv'}",
     )
     assert classes[got[0].label] == "negative"
+
+
+def composed(*overrides):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_a_frame_dataset_takes_the_input_its_model_declares_unless_told_otherwise():
+    release = ["dataset=casme2", "dataset.root=r", "dataset.annotations=a"]
+    r3d = composed(*release, "model=r3d").dataset
+    assert (r3d.kind, list(r3d.input_size), r3d.sampling.num_frames) == ("flow_clip", [28, 28], 8)
+    ststnet = composed(*release, "model=ststnet").dataset
+    assert (ststnet.kind, list(ststnet.input_size), ststnet.flow_algorithm) == ("flow", [28, 28], "tvl1")
+    assert list(ststnet.normalization.std) == [1.0, 1.0, 1.0]
+    mc3 = composed(*release, "model=mc3").dataset  # declares nothing: RGB clips at 112 x 112
+    assert (mc3.kind, list(mc3.input_size)) == ("clips", [112, 112])
+    chosen = composed(*release, "model=r3d", "dataset.kind=clips", "dataset.input_size=[56,56]").dataset
+    assert (chosen.kind, list(chosen.input_size)) == ("clips", [56, 56])
+    images = composed("dataset=megc2019_flow", "dataset.root=r", "model=ststnet").dataset  # ready-made images
+    assert images.kind == "images"
+
+
+RELEASES = ("casme2", "samm", "smic", "casme3", "dfme")
+
+
+def test_raw_releases_align_faces_by_default_and_the_cropped_casme2_does_not():
+    modes = {name: composed(f"dataset={name}", "dataset.root=r").dataset.face.mode for name in RELEASES}
+    assert modes == {"casme2": "none", "samm": "align", "smic": "align", "casme3": "align", "dfme": "align"}
+
+
+def test_casme2_leaves_fear_and_sadness_out_of_the_megc_classes(tmp_path):
+    sources = write_releases(tmp_path)
+    got, classes = samples(
+        "dataset=casme2",
+        "dataset/classes=megc3",
+        f"dataset.root={sources['casme2_root']}",
+        f"dataset.annotations={sources['casme2_annotations']}",
+    )
+    assert "fear" not in {s.emotion.lower() for s in got} and got  # the fixture's fear clip, left out
+    kept, _ = samples(
+        "dataset=casme2",
+        "dataset/classes=megc3",
+        "dataset.samples.leave_out=[]",
+        f"dataset.root={sources['casme2_root']}",
+        f"dataset.annotations={sources['casme2_annotations']}",
+    )
+    assert [s.emotion for s in kept if s.emotion.lower() == "fear"] == ["fear"]

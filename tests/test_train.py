@@ -141,7 +141,7 @@ def test_folds_trained_side_by_side_predict_as_one_at_a_time(flow_images, tmp_pa
         name = f"folds/fold{fold:03d}.csv"
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
     with pytest.raises(ValueError, match="needs trainer.in_memory"):
-        run(tiny_config(tmp_path, "trainer.fold_workers=2"), tmp_path / "three")
+        run(tiny_config(tmp_path, "trainer.fold_workers=2", "trainer.in_memory=false"), tmp_path / "three")
 
 
 def test_results_name_the_code_that_trained_not_the_code_checked_out_at_the_end(tmp_path, monkeypatch):

@@ -47,6 +47,7 @@ class Sample:
     dataset: str
     aus: tuple[str, ...] = ()
     fps: float | None = None
+    source: str = ""  # "sheet, line N": where errors about the clip point the user
 
 
 def parse_aus(text: str | None) -> tuple[str, ...]:
@@ -165,6 +166,7 @@ def make_sample(
         dataset=dataset,
         aus=parse_aus(row.get("au")),
         fps=float(fps) if fps not in (None, "") else None,
+        source=where,
     )
 
 

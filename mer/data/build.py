@@ -11,8 +11,21 @@ from torch.utils.data import Dataset
 from mer.config import SamplingConfig
 from mer.data.annotations import Sample
 from mer.data.dataset import ClipDataset, ImageDataset
+from mer.data.face_stage import FaceStage
+from mer.data.flow import FlowClipDataset, FlowDataset
 
-KINDS = ("clips", "flow", "images")
+KINDS = ("clips", "flow", "flow_clip", "images")
+
+
+def face_stage(dataset: Mapping, cache_dir: str | Path | None) -> FaceStage:
+    """The dataset's ``face`` setting (absent: frames as released) with its landmark cache beside the clips'."""
+    face = dict(dataset.get("face") or {})
+    return FaceStage(
+        mode=face.get("mode", "none"),
+        size=int(face.get("size", 224)),
+        cache_dir=cache_dir,
+        on_missing=face.get("on_missing", "error"),
+    )
 
 
 def build_dataset(
@@ -22,7 +35,8 @@ def build_dataset(
     cache: str = "memory",
     cache_dir: str | Path | None = None,
 ) -> Dataset:
-    """Clips, onset-apex flow images computed from clips, or image files, as ``dataset.kind`` says.
+    """Clips, flow clips or onset-apex flow images computed from clips, or image files, as
+    ``dataset.kind`` says.
 
     ``dataset`` is the run's ``dataset`` config (a DictConfig or the plain dict a checkpoint holds);
     ``cache``/``cache_dir`` are where decoded clips and flow images are kept (``trainer.clip_cache*``).
@@ -31,17 +45,28 @@ def build_dataset(
     size = list(dataset["input_size"])
     if kind == "images":
         return ImageDataset(samples, size=size)
-    if kind == "flow":
-        from mer.preprocessing.flow import FlowDataset
-
-        if cache_dir is None:
-            raise ValueError("dataset.kind=flow keeps its flow images on disk: give a cache directory")
-        return FlowDataset(samples, size=size, cache_dir=cache_dir, algorithm=dataset.get("flow_algorithm", "tvl1"))
-    if kind != "clips":
+    if kind not in KINDS:
         raise ValueError(f"dataset.kind={kind!r}: use one of {', '.join(KINDS)}")
+    face = face_stage(dataset, cache_dir)
+    algorithm = dataset.get("flow_algorithm", "tvl1")
+    if kind in ("flow", "flow_clip") and cache_dir is None:
+        raise ValueError(f"dataset.kind={kind} keeps its flow on disk: give a cache directory")
+    if kind == "flow":
+        return FlowDataset(samples, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
     sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), dict(dataset["sampling"])))
     if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
         raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
+    if kind == "flow_clip":
+        return FlowClipDataset(
+            samples,
+            strategy=sampling.strategy,
+            num_frames=sampling.num_frames,
+            stride=sampling.stride,
+            size=size,
+            cache_dir=cache_dir,
+            algorithm=algorithm,
+            face=face,
+        )
     return ClipDataset(
         samples,
         strategy=sampling.strategy,
@@ -51,4 +76,5 @@ def build_dataset(
         size=size,
         cache=cache,
         cache_dir=cache_dir,
+        face=face,
     )

@@ -69,6 +69,7 @@ def samples_from_sheet(
     class_map: Mapping[str, str | None] | None = None,
     skip_missing: bool = True,
     check_frames: bool = True,
+    leave_out: Sequence[str] = (),
 ) -> list[Sample]:
     """Samples of a release sheet ``annotations``, each row mapped by ``row`` onto the canonical
     fields, labelled over ``classes`` (``class_map``: the sheet's emotion names onto them, None to
@@ -77,13 +78,18 @@ def samples_from_sheet(
     Each database's reader is this with its own ``row`` and ``dataset`` bound. With
     ``skip_missing`` (a partial copy of a database) rows whose clip is absent under ``root`` are
     counted and logged instead of failing; any other problem in a row is an error naming the sheet
-    and line. ``check_frames=False`` parses the sheet without opening any clip.
+    and line. ``check_frames=False`` parses the sheet without opening any clip. ``leave_out``: emotion
+    words (any case) whose rows are dropped before the class mapping, as a protocol leaves them out
+    (CASME II's fear and sadness in the MEGC 2019 composite).
     """
     labels = LabelSpace(list(classes), class_map)
     root = Path(root).expanduser()
     samples, missing = [], 0
     rows = canonical_rows(annotations, row)
+    dropped = {str(e).strip().lower() for e in leave_out}
     for line, canonical in rows:
+        if str(canonical["emotion"]).strip().lower() in dropped:
+            continue
         if check_frames and skip_missing and not (root / str(canonical["clip"])).exists():
             missing += 1
             continue

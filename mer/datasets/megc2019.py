@@ -4,10 +4,10 @@ surprise): built from the three databases' own sheets and frames, or read as per
 :func:`load_composite` builds it from the releases and checks it against the official list;
 :func:`load_flow_samples` reads a sample list ``dataset,sub,filename_o,label`` and one flow image a sample, named by a
 pattern such as ``{sub}_{filename_o} .png`` (the space is in the published file names). The three
-channels are onset-to-apex horizontal flow, vertical flow and optical strain, in the order OpenCV
-loads them, as STSTNet was trained (Liong et al., "Shallow Triple Stream Three-dimensional CNN
-(STSTNet) for Micro-expression Recognition", FG 2019; MEGC 2019: See et al., FG 2019). Cite SMIC,
-CASME II and SAMM when publishing results on it.
+channels are onset-to-apex horizontal flow, vertical flow and optical strain in the files' RGB order
+(measured: see :class:`mer.data.dataset.ImageDataset`), as STSTNet was trained (Liong et al.,
+"Shallow Triple Stream Three-dimensional CNN (STSTNet) for Micro-expression Recognition", FG 2019;
+MEGC 2019: See et al., FG 2019). Cite SMIC, CASME II and SAMM when publishing results on it.
 """
 
 from __future__ import annotations

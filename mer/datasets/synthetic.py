@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -287,7 +288,8 @@ def generate(
         )
         for spec in specs
     ]
-    with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+    # spawn, not fork: forking after torch's or OpenCV's thread pools have run can deadlock the child
+    with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
         progress = tqdm(
             pool.map(_write_clip, *zip(*jobs, strict=True)),
             total=len(jobs),

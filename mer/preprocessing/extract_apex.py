@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -148,7 +149,8 @@ def extract(annotations: Path, out: Path, options: Options, *, workers: int | No
     if workers == 1:
         results = [_job(j) for j in tqdm(jobs, desc="clips", unit="clip")]
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        # spawn, not fork: a fork after OpenCV's or torch's thread pools have run can deadlock the child
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(tqdm(pool.map(_job, jobs), total=len(jobs), desc="clips", unit="clip"))
     header = columns + ([] if "apex_source" in columns else ["apex_source"])
     buffer = io.StringIO()

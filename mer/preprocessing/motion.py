@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from mer.data.flow import optical_flow
+
 METHODS = ("flow", "diff")
-FLOW_ALGORITHMS = ("farneback", "tvl1", "dis")
 
 
 def to_grey(frames: np.ndarray, width: int | None = 128) -> np.ndarray:
@@ -26,22 +27,6 @@ def to_grey(frames: np.ndarray, width: int | None = 128) -> np.ndarray:
     height = max(1, int(round(grey.shape[1] * width / grey.shape[2])))
     interpolation = cv2.INTER_AREA if width < grey.shape[2] else cv2.INTER_LINEAR
     return np.stack([cv2.resize(g, (width, height), interpolation=interpolation) for g in grey])
-
-
-def optical_flow(first: np.ndarray, second: np.ndarray, algorithm: str = "farneback") -> np.ndarray:
-    """Dense flow ``H x W x 2`` from ``first`` to ``second`` (grey images in the 0-255 range).
-
-    Farneback with a 15-pixel window is the default: smooth enough that sensor noise on flat skin
-    does not read as motion. TV-L1 is the most accurate and the slowest; DIS the fastest.
-    """
-    a, b = (np.clip(x, 0, 255).astype(np.uint8) for x in (first, second))
-    if algorithm == "farneback":
-        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.1, 0)
-    if algorithm == "tvl1":
-        return cv2.optflow.DualTVL1OpticalFlow_create().calc(a, b, None)
-    if algorithm == "dis":
-        return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(a, b, None)
-    raise ValueError(f"unknown flow algorithm {algorithm!r}; choose one of {', '.join(FLOW_ALGORITHMS)}")
 
 
 def face_mask(height: int, width: int) -> np.ndarray:

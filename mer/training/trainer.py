@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import Dataset, WeightedRandomSampler
 from tqdm import tqdm
 
-from mer.data.transforms import Normalization, random_hflip
+from mer.data.transforms import Augment, Normalization
 from mer.losses import ClassAwareLoss, class_weights
 from mer.training import distributed
 from mer.training.device import Runtime
@@ -40,6 +40,8 @@ def train_model(
     num_classes: int,
     schedule=None,
     hflip: float = 0.0,
+    augment: Augment | None = None,
+    mixup: float = 0.0,
     seed: int = 0,
     progress: bool = True,
     in_memory: bool = False,
@@ -58,6 +60,10 @@ def train_model(
     last partial batch is kept unless it holds a single sample, which BatchNorm cannot normalise).
     Models with a ``generator`` attribute (STSTNet) draw their dropout masks from the fold's seeded
     generator, so folds trained side by side in threads stay reproducible.
+
+    ``augment`` (default: mirroring with probability ``hflip``) transforms each training batch on the
+    device; ``mixup`` > 0 mixes each batch with a shuffled copy of itself, the mixing weight drawn from
+    Beta(mixup, mixup) (Zhang et al., ICLR 2018), and mixes the two labels' losses alike.
     """
     schedule = schedule or Standard()
     methods = hasattr(model, "training_loss")  # a backbone wrapped with methods (mer.methods.model)
@@ -65,15 +71,19 @@ def train_model(
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
     base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
+    augment = augment or Augment(hflip=hflip)
+    if mixup > 0 and methods:
+        raise ValueError("trainer.mixup does not combine with the training methods (methods.*) yet")
     if hasattr(model, "generator"):
         model.generator = generator
     net = runtime.prepare(model.train())
-    source = _InMemoryBatches(data, runtime, norm, hflip, generator) if in_memory else None
+    if in_memory and distributed.active():
+        log.info("trainer.in_memory is for one process: under torchrun each process loads its shard")
+        in_memory = False
+    source = _InMemoryBatches(data, runtime, norm, augment, generator) if in_memory else None
     loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
     sharded = None
     if distributed.active():
-        if in_memory:
-            raise ValueError("trainer.in_memory is for small models in one process; turn it off under torchrun")
         if methods:
             raise ValueError("the training methods (methods.*) do not run under torchrun yet; run one process")
         net = distributed.replicate(net, runtime.device)
@@ -102,7 +112,7 @@ def train_model(
             batches = source.epoch(batch_size, _sampling_weights(labels, counts, plan.sampling_power))
         elif sharded is not None:
             sharded.set_epoch(epoch)
-            batches = _prepared(loaders[None], runtime, norm, hflip, generator)
+            batches = _prepared(loaders[None], runtime, norm, augment, generator)
         elif plan.sampling_power not in loaders:
             sampler = None
             weights = _sampling_weights(labels, counts, plan.sampling_power)
@@ -117,7 +127,7 @@ def train_model(
                 drop_last=len(data) > batch_size,
             )
         if source is None and sharded is None:
-            batches = _prepared(loaders[plan.sampling_power], runtime, norm, hflip, generator)
+            batches = _prepared(loaders[plan.sampling_power], runtime, norm, augment, generator)
         if base_weight is not None:
             loss_fn.set_class_weights(_reweighted(base_weight, counts, plan.reweight_power))
         drawn = torch.zeros(num_classes, dtype=torch.long, device=runtime.device)
@@ -126,7 +136,12 @@ def train_model(
         for x, y, index in batches:
             drawn += torch.bincount(y, minlength=num_classes)
             with runtime.autocast():
-                loss = model.training_loss(x, y, index, loss_fn) if methods else loss_fn(net(x), y)
+                if methods:
+                    loss = model.training_loss(x, y, index, loss_fn)
+                elif mixup > 0:
+                    loss = _mixup_loss(net, loss_fn, x, y, mixup, generator)
+                else:
+                    loss = loss_fn(net(x), y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -166,11 +181,19 @@ def _epoch_order(n: int, weights: torch.Tensor | None, generator: torch.Generato
     return torch.multinomial(weights, n, replacement=True, generator=generator)
 
 
-def _prepared(loader, runtime: Runtime, norm: Normalization, hflip: float, generator: torch.Generator):
+def _mixup_loss(net: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor, alpha: float, generator):
+    """The loss of ``x`` mixed with a shuffled copy of itself, mixing the two labels' losses alike."""
+    lam = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator))).beta(alpha, alpha))
+    order = torch.randperm(len(y), generator=generator).to(y.device)
+    logits = net(lam * x + (1 - lam) * x[order])
+    return lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order])
+
+
+def _prepared(loader, runtime: Runtime, norm: Normalization, augment: Augment, generator: torch.Generator):
     """A DataLoader's uint8 batches as normalised, augmented model input on the device, with the
     samples' positions in the training set."""
     for clips, labels, index in loader:
-        x = random_hflip(runtime.model_input(clips, norm), hflip, generator)
+        x = augment(runtime.model_input(clips, norm), norm, generator)
         yield x, labels.to(runtime.device, non_blocking=True), index.to(runtime.device, non_blocking=True)
 
 
@@ -191,11 +214,11 @@ class _Indexed(Dataset):
 class _InMemoryBatches:
     """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
 
-    def __init__(self, data: Dataset, runtime: Runtime, norm: Normalization, hflip: float, generator):
+    def __init__(self, data: Dataset, runtime: Runtime, norm: Normalization, augment: Augment, generator):
         clips, labels, _ = zip(*(data[i] for i in range(len(data))), strict=True)
         self.x = runtime.model_input(torch.stack(clips), norm)
         self.y = torch.as_tensor(labels, device=runtime.device)
-        self.hflip, self.generator = hflip, generator
+        self.norm, self.augment, self.generator = norm, augment, generator
 
     def epoch(self, batch_size: int, weights: torch.Tensor | None = None):
         """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
@@ -204,7 +227,7 @@ class _InMemoryBatches:
         stop = n - 1 if n % batch_size == 1 and n > 1 else n
         for start in range(0, stop, batch_size):
             index = order[start : start + batch_size].to(self.y.device)
-            yield random_hflip(self.x.index_select(0, index), self.hflip, self.generator), self.y[index], index
+            yield self.augment(self.x.index_select(0, index), self.norm, self.generator), self.y[index], index
 
 
 @torch.no_grad()

@@ -33,7 +33,7 @@ def test_reads_the_sample_list_into_samples_with_dataset_prefixed_subjects(tmp_p
     data = ImageDataset(samples, size=(28, 28))
     image, label = data[1]
     assert image.shape == (1, 28, 28, 3) and label == 0
-    assert image[0, 0, 0].tolist() == [200, 0, 10]  # OpenCV order: blue first, as the set was published
+    assert image[0, 0, 0].tolist() == [10, 0, 200]  # the file's RGB order: u, v, strain in the composite
 
 
 def test_missing_image_and_bad_label_name_the_line(tmp_path):

@@ -110,3 +110,25 @@ def test_transformer_prunes_tokens_after_pool_after_blocks():
         block.register_forward_hook(lambda module, args, out: lengths.append(args[0].shape[1]))
     assert net(torch.randn(2, 3, 8, 16, 16)).shape == (2, 3)
     assert lengths == [1 + 128, 1 + 32, 1 + 32]
+
+
+def test_small_r3d_on_flow_clips_is_small_and_learns_a_toy_motion():
+    from mer.models.r3d import R3D
+
+    torch.manual_seed(0)
+    assert sum(p.numel() for p in R3D(num_classes=2).parameters()) < 1_500_000
+    model = R3D(num_classes=2, dropout=0.0)
+    x = torch.randn(8, 3, 8, 28, 28) * 0.1
+    y = torch.arange(8) % 2
+    x[y == 1, 0, 4:, 10:18, 10:18] += 1.0  # class 1: the horizontal flow of a patch rises mid-clip
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 < 0.5 < losses[0]
+    with pytest.raises(ValueError, match="four stages"):
+        R3D(num_classes=2, widths=(8, 16))

@@ -84,7 +84,7 @@ def test_schedule_configs_scale_with_the_run_length():
     register()
     configs = Path(__file__).resolve().parents[2] / "configs"
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
-        short = instantiate(compose("config", overrides=["schedule=progressive"]).schedule)
+        short = instantiate(compose("config", overrides=["schedule=progressive", "trainer.epochs=8"]).schedule)
         long = instantiate(compose("config", overrides=["schedule=drw", "trainer.epochs=800"]).schedule)
-    assert (short.warmup_epochs, short.transition_epochs) == (2, 4)  # of the default 8 epochs
+    assert (short.warmup_epochs, short.transition_epochs) == (2, 4)  # of 8 epochs
     assert long.start_epoch == 500

@@ -1,7 +1,7 @@
 import torch
 from torch.utils.data import TensorDataset
 
-from mer.data.transforms import Normalization
+from mer.data.transforms import Augment, Normalization
 from mer.training.device import resolve_runtime
 from mer.training.trainer import _Indexed, _InMemoryBatches
 
@@ -12,7 +12,7 @@ def batches(n, batch_size, weights=None, seed=0):
         _Indexed(data),
         resolve_runtime("cpu"),
         Normalization((0, 0, 0), (1, 1, 1)),
-        0.0,
+        Augment(),
         torch.Generator().manual_seed(seed),
     )
     out = []
