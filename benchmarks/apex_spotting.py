@@ -19,12 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from mer.datasets.synthetic import generate
-from mer.preprocessing.extract_apex import Options, extract
+from mer.preprocessing.extract_apex import Options, compose_dataset, extract, load_samples
 from mer.preprocessing.motion import METHODS
 
 
-def spot(annotations: Path, root: Path, workers: int | None) -> None:
+def spot(annotations: Path, root: Path, workers: int | None, classes: str = "dfme7") -> None:
     rows = list(csv.DictReader(annotations.open()))
+    samples = load_samples(
+        compose_dataset(
+            ["dataset=csv", f"dataset/classes={classes}", f"dataset.root={root}", f"dataset.annotations={annotations}"]
+        )
+    )
     truth = {r["clip"]: int(r["apex"]) for r in rows}
     middle = np.array([abs((int(r["onset"]) + int(r["offset"])) // 2 - int(r["apex"])) for r in rows])
     print(f"{len(rows)} clips from {annotations}")
@@ -33,7 +38,7 @@ def spot(annotations: Path, root: Path, workers: int | None) -> None:
         for method in METHODS:
             out = Path(tmp) / f"{method}.csv"
             start = time.perf_counter()
-            errors = extract(annotations, out, Options(root=root, method=method, overwrite=True), workers=workers)
+            errors = extract(samples, out, Options(method=method, overwrite=True), root=root, workers=workers)
             seconds = time.perf_counter() - start
             if errors:
                 print(*errors, sep="\n")
@@ -51,6 +56,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--real", type=Path, help="a canonical CSV of real clips with annotated apexes")
     parser.add_argument("--real-root", type=Path)
+    parser.add_argument("--real-classes", default="casme2_5", help="configs/dataset/classes of the real CSV's emotions")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(
@@ -62,7 +68,7 @@ def main() -> None:
         )
         spot(root / "annotations.csv", root, args.workers)
     if args.real:
-        spot(args.real, args.real_root or args.real.parent, args.workers)
+        spot(args.real, args.real_root or args.real.parent, args.workers, args.real_classes)
 
 
 if __name__ == "__main__":

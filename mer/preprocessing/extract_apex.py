@@ -1,14 +1,26 @@
-"""Apex spotting, face cropping and motion curves over an annotation file, one clip per job.
+"""Apex spotting, face cropping and motion curves over a dataset's samples, one clip per job.
 
-Reads a canonical CSV (apex may be empty), writes the same rows with the apex filled in and an
-``apex_source`` column (``annotated`` or ``spotted``). A clip that fails is reported by its line
-and left out; the others are still written. See ``data_tools/extract_apex.py`` for the CLI.
+The samples come from a ``dataset`` configuration, composed with Hydra as training composes it
+(:func:`load_samples`): a release as released (``dataset=casme2``, ``smic``, ...) or a canonical
+CSV (``dataset=csv``). :func:`extract` writes them as a canonical CSV
+(``subject,clip,onset,apex,offset,emotion,au[,fps],apex_source``) with the apex filled in and
+``apex_source`` saying ``annotated`` or ``spotted``, so training reads it back with ``dataset=csv``.
+A clip that fails is reported by its sheet and line (:attr:`Sample.source`) and left out; the
+others are still written. See ``data_tools/extract_apex.py`` for the CLI.
+
+Faces are located with the face stage's landmarks (:func:`mer.data.faces.face_track`, ``crop``
+mode), once per clip on its onset frames; motion is measured on that one face crop, so a moving
+box never adds its own jitter to the curve. ``--crop`` writes each clip through the ``align``
+transform from the same landmarks (eyes and nose at canonical positions, as ``dataset.face.mode=align``
+gives training), frame numbers and file names unchanged.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 import io
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -20,20 +32,29 @@ import numpy as np
 from tqdm import tqdm
 
 from mer.atomic import write_text_atomic
-from mer.data.annotations import AnnotationError, open_checked, parse_key_frames, read_rows
+from mer.data.annotations import AnnotationError, Sample, open_checked
 from mer.data.curves import curve_path, save_curve
+from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical
 from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
-from mer.preprocessing.face import Box, NoFaceError, crop_and_resize, detect_face
 from mer.preprocessing.motion import clip_motion, spot_apex, to_grey
 
+log = logging.getLogger(__name__)
+
 CHUNK = 64  # frames decoded at a time, so a 500 fps clip never sits in memory whole
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+FACE_MODES = ("auto", "crop", "full")
+COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion", "au")
 
 
 @dataclass(frozen=True)
 class Options:
-    """What to do with each clip (see the CLI's help)."""
+    """What to do with each clip (see the CLI's help).
 
-    root: Path
+    ``face``: ``crop`` measures motion on the landmark face crop (no face: the clip fails), ``full``
+    on the whole frame, ``auto`` on the crop where a face is found and the whole frame otherwise.
+    ``face_cache``: where each clip's landmarks are kept (``None``: not kept).
+    """
+
     method: str = "flow"
     overwrite: bool = False
     face: str = "auto"
@@ -41,7 +62,57 @@ class Options:
     crop_size: int = 224
     curves_dir: Path | None = None
     plot_dir: Path | None = None
+    face_cache: Path | None = None
     work_width: int = 128
+
+    def __post_init__(self) -> None:
+        face = "crop" if self.face == "detect" else self.face  # "detect": the Haar-era name of crop
+        if face not in FACE_MODES:
+            raise ValueError(f"face={self.face!r}: use one of {', '.join(FACE_MODES)}")
+        object.__setattr__(self, "face", face)
+
+
+def compose_dataset(overrides: Sequence[str]):
+    """The run configuration for Hydra ``overrides`` (``dataset=smic``, ``dataset.root=...``), as
+    ``python -m mer.train`` composes it from ``configs/``."""
+    from hydra import compose, initialize_config_dir
+
+    from mer.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def load_samples(cfg) -> list[Sample]:
+    """The samples of ``cfg.dataset`` (``instantiate(cfg.dataset.samples)``, as training builds them).
+
+    Clips are not opened here where the reader allows it (``check_frames=False``): each is opened by
+    its own job, so one unreadable clip is reported by its line and the others still run. Rows of a
+    partial copy (``skip_missing``) whose clip is absent are counted, logged and left out, as the
+    reader itself would.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import get_method, instantiate
+
+    spec = cfg.dataset.samples
+    parameters = inspect.signature(get_method(spec._target_)).parameters
+    lazy = "check_frames" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    try:
+        samples = instantiate(spec, **({"check_frames": False} if lazy else {}), _convert_="all")
+    except InstantiationException as error:
+        if isinstance(error.__cause__, AnnotationError):  # the reader's own message names sheet and line
+            raise error.__cause__ from None
+        raise
+    if lazy and spec.get("skip_missing", False):
+        present = [s for s in samples if s.path.exists()]
+        if len(present) < len(samples):
+            missing = len(samples) - len(present)
+            log.info("%d of %d samples have no frames under the root: left out", missing, len(samples))
+        samples = present
+    if not samples:
+        raise AnnotationError(f"dataset={cfg.dataset.name}: no samples")
+    return samples
 
 
 def _chunks(numbers: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -49,33 +120,35 @@ def _chunks(numbers: Sequence[int]) -> Iterator[Sequence[int]]:
         yield numbers[start : start + CHUNK]
 
 
-def _face_box(source: FrameSource, numbers: Sequence[int], face: str) -> Box | None:
-    """The face box from the clip's first, middle and last frames; ``None`` means the whole frame."""
+def _face(sample: Sample, options: Options) -> FaceTrack | None:
+    """The clip's landmark face crop (``work_width`` square); ``None`` means the whole frame."""
+    face = "crop" if options.crop_dir else options.face
     if face == "full":
         return None
-    probe = source.read([numbers[0], numbers[len(numbers) // 2], numbers[-1]])
     try:
-        return detect_face(probe)
+        return face_track(sample.path, sample.onset, mode="crop", size=options.work_width, cache_dir=options.face_cache)
     except NoFaceError:
-        if face == "detect":
+        if face == "crop":
             raise
         return None
 
 
-def _write_cropped(source: FrameSource, box: Box, clip: str, options: Options, fps: float) -> None:
-    """The whole clip cropped to ``box`` and resized: frame numbers and file names unchanged."""
+def _write_aligned(source: FrameSource, track: FaceTrack, sample: Sample, options: Options) -> None:
+    """The whole clip through the face's align transform: frame numbers and file names unchanged."""
     from PIL import Image
 
+    size = options.crop_size
+    matrix = similarity_to_canonical(track.landmarks, size)
     numbers = list(range(source.first, source.last + 1))
-    target = options.crop_dir / clip
+    target = options.crop_dir / sample.clip
     if isinstance(source, FolderFrames):
         target.mkdir(parents=True, exist_ok=True)
         for chunk in _chunks([n for n in numbers if n in source.files]):
-            for n, frame in zip(chunk, crop_and_resize(source.read(chunk), box, options.crop_size), strict=True):
+            for n, frame in zip(chunk, align_frames(source.read(chunk), matrix, size), strict=True):
                 Image.fromarray(frame).save(target / source.files[n].name)
         return
-    frames = np.concatenate([crop_and_resize(source.read(c), box, options.crop_size) for c in _chunks(numbers)])
-    write_video(target, frames, int(round(fps)))
+    frames = np.concatenate([align_frames(source.read(c), matrix, size) for c in _chunks(numbers)])
+    write_video(target, frames, int(round(sample.fps or 30)))
 
 
 def _plot(path: Path, numbers: Sequence[int], curve: np.ndarray, apex: int, annotated: int | None) -> None:
@@ -98,64 +171,96 @@ def _plot(path: Path, numbers: Sequence[int], curve: np.ndarray, apex: int, anno
     plt.close(fig)
 
 
-def process_row(row: dict[str, str], where: str, options: Options) -> dict[str, str]:
-    """Spot, crop and cache one clip; return its output row.
+def where(sample: Sample) -> str:
+    """Where errors about ``sample`` point: its sheet and line, else its clip's path."""
+    return sample.source or str(sample.path)
+
+
+def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
+    """Spot, crop and cache one clip; return its apex and ``annotated`` or ``spotted``.
 
     Raises:
-        AnnotationError, FrameReadError, NoFaceError: with ``where`` (file and line) in the message.
+        AnnotationError: the clip cannot be read, its frames lie outside it, or (``face=crop`` or
+            ``--crop``) it has no face; the message starts with :func:`where`.
     """
-    onset, apex, offset = parse_key_frames(row, where)
-    clip = row["clip"].strip()
+    at = where(sample)
+    onset, apex, offset = sample.onset, sample.apex, sample.offset
+    source = open_checked(sample.path, onset, offset, at)
     try:
-        source = open_checked(options.root / clip, onset, offset, where)
         numbers = list(range(onset, offset + 1))
-        box = _face_box(source, numbers, "detect" if options.crop_dir else options.face)
         spot = apex is None or options.overwrite
-        if spot or options.curves_dir or options.plot_dir:
+        measure = spot or options.curves_dir or options.plot_dir
+        track = _face(sample, options) if measure or options.crop_dir else None
+        if measure:
             frames = [source.read(c) for c in _chunks(numbers)]
-            grey = np.concatenate([to_grey(box.crop(f) if box else f, options.work_width) for f in frames])
+            grey = np.concatenate([to_grey(track.apply(f) if track else f, options.work_width) for f in frames])
             curve = clip_motion(grey, options.method)
             spotted = spot_apex(curve, onset)
             if options.curves_dir:
-                save_curve(curve_path(options.curves_dir, clip), np.array(numbers), curve)
+                save_curve(curve_path(options.curves_dir, sample.clip), np.array(numbers), curve)
             if options.plot_dir:
-                _plot(options.plot_dir / f"{clip}.png", numbers, curve, spotted, apex)
+                _plot(options.plot_dir / f"{sample.clip}.png", numbers, curve, spotted, apex)
         if options.crop_dir:
-            _write_cropped(source, box, clip, options, float(row.get("fps") or 30))
+            _write_aligned(source, track, sample, options)
     except (FrameReadError, NoFaceError) as error:
-        raise AnnotationError(f"{where}: {error} ({options.root / clip})") from error
-    out = dict(row)
-    out["apex"] = str(spotted if spot else apex)
-    out["apex_source"] = "spotted" if spot else "annotated"
-    return out
+        raise AnnotationError(f"{at}: {error}") from error
+    return (spotted if spot else apex), ("spotted" if spot else "annotated")
 
 
-def _job(args: tuple[dict[str, str], str, Options]) -> tuple[dict[str, str] | None, str | None]:
+def _job(args: tuple[Sample, Options]) -> tuple[tuple[int, str] | None, str | None]:
     import cv2
 
     cv2.setNumThreads(1)  # one clip per process: OpenCV's own threads would oversubscribe the cores
-    row, where, options = args
+    sample, options = args
     try:
-        return process_row(row, where, options), None
+        return process_sample(sample, options), None
     except AnnotationError as error:
         return None, str(error)
 
 
-def extract(annotations: Path, out: Path, options: Options, *, workers: int | None = None) -> list[str]:
-    """Process every row of ``annotations`` into ``out``; return the errors of the rows left out."""
-    columns, rows = read_rows(annotations)
-    jobs = [(row, f"{annotations}, line {line}", options) for line, row in enumerate(rows, start=2)]
-    workers = workers or os.cpu_count() or 1
+def canonical_row(sample: Sample, apex: int, apex_source: str, root: Path | None) -> dict[str, object]:
+    """The output row of a sample: ``clip`` relative to ``root`` (the dataset's), else absolute."""
+    inside = root is not None and sample.path.expanduser() == root.expanduser() / sample.clip
+    clip = sample.clip if inside else str(sample.path.expanduser().resolve())
+    return {
+        "subject": sample.subject,
+        "clip": clip,
+        "onset": sample.onset,
+        "apex": apex,
+        "offset": sample.offset,
+        "emotion": sample.emotion,
+        "au": "+".join(sample.aus),
+        "fps": "" if sample.fps is None else f"{sample.fps:g}",
+        "apex_source": apex_source,
+    }
+
+
+def extract(
+    samples: Sequence[Sample],
+    out: Path,
+    options: Options,
+    *,
+    root: str | Path | None = None,
+    workers: int | None = None,
+) -> list[str]:
+    """Process every sample into the canonical CSV ``out``; return the errors of the ones left out.
+
+    ``root``: the dataset root the output's ``clip`` paths are relative to (read it back with
+    ``dataset=csv dataset.root=<root>``); a clip outside it is written as an absolute path.
+    """
+    jobs = [(s, options) for s in samples]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         results = [_job(j) for j in tqdm(jobs, desc="clips", unit="clip")]
     else:
         # spawn, not fork: a fork after OpenCV's or torch's thread pools have run can deadlock the child
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(tqdm(pool.map(_job, jobs), total=len(jobs), desc="clips", unit="clip"))
-    header = columns + ([] if "apex_source" in columns else ["apex_source"])
+    root = None if root is None else Path(root)
+    header = [*COLUMNS, *(["fps"] if any(s.fps is not None for s in samples) else []), "apex_source"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(r for r, _ in results if r is not None)
+    writer.writerows(canonical_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
     write_text_atomic(out, buffer.getvalue())
     return [e for _, e in results if e is not None]

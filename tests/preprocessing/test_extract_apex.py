@@ -1,19 +1,28 @@
-"""The extraction tool end to end on synthetic clips with a known apex, and on real footage."""
+"""The extraction tool end to end on synthetic clips with a known apex, on a release as released
+(through the same Hydra ``dataset=`` configs as training), and on real footage."""
 
 import csv
 import shutil
 
 import numpy as np
 import pytest
+from hydra.utils import instantiate
 from PIL import Image
 
-from data_tools.extract_apex import main
+from data_tools.extract_apex import main as cli
 from mer.data.annotations import read_canonical_csv
 from mer.data.curves import curve_path, load_curve
 from mer.data.dataset import ClipDataset
 from mer.data.frames import open_frames
 from mer.datasets.synthetic import generate
-from tests.conftest import SHARED_DATA
+from mer.preprocessing.extract_apex import compose_dataset
+from tests.conftest import SHARED_DATA, write_releases
+
+
+@pytest.fixture
+def main(tmp_path):
+    """The CLI with the landmark cache under ``tmp_path`` (not the user's ``~/.cache``)."""
+    return lambda argv: cli([*argv, f"trainer.clip_cache_dir={tmp_path / 'cache'}"])
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +46,7 @@ def read_out(path):
     return list(csv.DictReader(path.open()))
 
 
-def test_flow_spotting_finds_the_known_apex_within_the_bound(clips, tmp_path):
+def test_flow_spotting_finds_the_known_apex_within_the_bound(clips, tmp_path, main):
     root, truth = clips
     out = tmp_path / "out.csv"
     assert main(["--annotations", str(root / "no_apex.csv"), "--root", str(root), "--out", str(out)]) == 0
@@ -47,7 +56,7 @@ def test_flow_spotting_finds_the_known_apex_within_the_bound(clips, tmp_path):
     assert errors.mean() <= 2 and errors.max() <= 6, errors
 
 
-def test_annotated_apexes_are_kept_unless_overwritten(clips, tmp_path):
+def test_annotated_apexes_are_kept_unless_overwritten(clips, tmp_path, main):
     root, truth = clips
     out = tmp_path / "out.csv"
     main(["--annotations", str(root / "annotations.csv"), "--root", str(root), "--out", str(out), "--workers", "1"])
@@ -56,7 +65,7 @@ def test_annotated_apexes_are_kept_unless_overwritten(clips, tmp_path):
     assert {r["apex_source"] for r in read_out(out)} == {"spotted"}
 
 
-def test_frame_folder_numbered_from_101_spots_the_same_apex_as_the_video(clips, tmp_path):
+def test_frame_folder_numbered_from_101_spots_the_same_apex_as_the_video(clips, tmp_path, main):
     root, _ = clips
     row = next(csv.DictReader((root / "no_apex.csv").open()))
     source = open_frames(root / row["clip"])
@@ -73,7 +82,7 @@ def test_frame_folder_numbered_from_101_spots_the_same_apex_as_the_video(clips, 
     assert int(frames["apex"]) == int(video["apex"]) + 101
 
 
-def test_a_corrupt_video_is_reported_by_line_and_the_other_rows_are_written(clips, tmp_path, capsys):
+def test_a_corrupt_video_is_reported_by_line_and_the_other_rows_are_written(clips, tmp_path, main, capsys):
     root, _ = clips
     rows = list(csv.DictReader((root / "no_apex.csv").open()))[:3]
     (root / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
@@ -85,7 +94,7 @@ def test_a_corrupt_video_is_reported_by_line_and_the_other_rows_are_written(clip
     assert "in.csv, line 3" in capsys.readouterr().err
 
 
-def test_cached_curves_drive_motion_sampling(clips, tmp_path):
+def test_cached_curves_drive_motion_sampling(clips, tmp_path, main):
     root, _ = clips
     out, curves = tmp_path / "out.csv", tmp_path / "curves"
     main(
@@ -120,11 +129,58 @@ def test_cached_curves_drive_motion_sampling(clips, tmp_path):
         assert data[i][0].shape == (8, 16, 16, 3)
 
 
+def test_a_release_as_released_through_its_dataset_config_and_read_back_as_csv(tmp_path, main, capsys):
+    sources = write_releases(tmp_path)
+    sheet = sources["casme2_annotations"]
+    # EP02_01f without an apex (CASME II writes "/"); EP13_02 (fear) is left out by the config
+    sheet.write_text(sheet.read_text().replace("1,EP02_01f,46,59,86", "1,EP02_01f,46,/,86"))
+    shutil.rmtree(sources["casme2_root"] / "sub04")  # a partial copy: skip_missing leaves it out
+    out, curves = tmp_path / "out.csv", tmp_path / "curves"
+    release = ["dataset=casme2", f"dataset.root={sources['casme2_root']}", f"dataset.annotations={sheet}"]
+    assert main(["--out", str(out), "--curves", str(curves), "--workers", "1", *release]) == 0
+    rows = read_out(out)
+    assert list(rows[0]) == ["subject", "clip", "onset", "apex", "offset", "emotion", "au", "apex_source"]
+    got = {r["clip"]: (r["apex_source"], int(r["apex"])) for r in rows}
+    assert set(got) == {"sub01/EP02_01f", "sub01/EP03_02", "sub17/EP15_01"}
+    assert got["sub01/EP03_02"] == ("annotated", 140) and got["sub17/EP15_01"] == ("annotated", 20)
+    assert got["sub01/EP02_01f"][0] == "spotted" and 46 <= got["sub01/EP02_01f"][1] <= 86
+    assert (curves / "sub01" / "EP02_01f.npz").is_file()
+    # read back as training would: the canonical CSV under the same root and class list
+    cfg = compose_dataset(
+        [
+            "dataset=csv",
+            "dataset/classes=casme2_5",
+            f"dataset.root={sources['casme2_root']}",
+            f"dataset.annotations={out}",
+        ]
+    )
+    back = instantiate(cfg.dataset.samples, _convert_="all")
+    assert [(s.clip, s.apex, s.emotion, s.aus) for s in back] == [
+        ("sub01/EP02_01f", got["sub01/EP02_01f"][1], "happiness", ("12",)),
+        ("sub01/EP03_02", 140, "others", ("18",)),
+        ("sub17/EP15_01", 20, "repression", ("4",)),
+    ]
+    # a sheet error names the sheet and its line, before any clip runs
+    sheet.write_text(sheet.read_text().replace("17,EP15_01,10,20,30", "17,EP15_01,10,40,30"))
+    assert main(["--out", str(tmp_path / "bad.csv"), *release]) == 2
+    assert f"{sheet}, line 6: needs onset <= apex <= offset" in capsys.readouterr().err
+
+
+def test_the_annotations_shorthand_is_the_csv_dataset(clips, tmp_path, main):
+    root, _ = clips
+    out = tmp_path / "out.csv"
+    argv = ["--out", str(out), "--workers", "1", "--face", "full"]
+    assert main([*argv, "dataset=csv", f"dataset.root={root}", f"dataset.annotations={root / 'annotations.csv'}"]) == 0
+    by_config = out.read_text()
+    assert main([*argv, "--annotations", str(root / "annotations.csv")]) == 0  # --root: the CSV's folder
+    assert out.read_text() == by_config and "fps" in by_config.splitlines()[0]
+
+
 REAL = SHARED_DATA / "real_video"
 
 
 @pytest.mark.skipif(not (REAL / "single_face.mp4").is_file(), reason="../shared/data/real_video not present")
-def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, capsys):
+def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, main, capsys):
     write_rows(
         tmp_path / "in.csv",
         [
@@ -148,10 +204,12 @@ def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, caps
         ]
     )
     assert code == 1
-    assert "in.csv, line 3: no face found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "in.csv, line 3: " in err and "no_face.mp4: no face found" in err and "single_face" not in err
     assert [r["clip"] for r in read_out(out)] == ["single_face.mp4"]
     cropped = open_frames(crop / "single_face.mp4")
     assert cropped.last == 71 and cropped.read([0]).shape == (1, 112, 112, 3)
     # the crop is a face: skin-coloured centre, more red than blue
     centre = cropped.read([0])[0, 40:70, 40:70].reshape(-1, 3).mean(axis=0)
     assert centre[0] > centre[2]
+    assert list((tmp_path / "cache" / "faces").glob("*.npz")), "landmarks cached where training keeps them"
