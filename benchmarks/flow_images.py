@@ -5,12 +5,13 @@
         --composite ../shared/data/megc2019_composite --out /tmp/flow_sets
 
 For every CASME II clip that is both under ``--frames`` and in the composite, computes the flow image
-with mer's recipe (onset and apex resized to 128 x 128, TV-L1, strain, each float channel resized to
-28 x 28, then min-max scaled; :func:`mer.data.flow.flow_image`) and with mer's earlier recipe (min-max
-at the work size, rounded to bytes, then resized), and prints each channel's mean Pearson correlation
-with the published image. With ``--out`` it also writes the three sets (``mer``, ``earlier``,
-``published``) in the composite's layout, so STSTNet can be trained on each with the same command:
-``python -m mer.train dataset=megc2019_flow model=ststnet dataset.root=OUT/<set>``.
+with mer's recipe (:func:`mer.data.flow.flow_image`, what ``dataset.kind=flow`` computes), with the
+field's plain recipe written out here independently (onset and apex resized to 128 x 128, TV-L1,
+strain, each float channel resized to 28 x 28, then min-max scaled) and with mer's earlier recipe
+(min-max at the work size, rounded to bytes, then resized), and prints each channel's mean Pearson
+correlation with the published image. With ``--out`` it also writes the four sets (``mer``,
+``plain``, ``earlier``, ``published``) in the composite's layout, so STSTNet can be trained on each
+with the same command: ``python -m mer.train dataset=megc2019_flow model=ststnet dataset.root=OUT/<set>``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ def earlier_flow_image(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
         low, high = float(c.min()), float(c.max())
         channels.append(np.round((c - low) / (high - low if high > low else 1) * 255).astype(np.uint8))
     return cv2.resize(np.stack(channels, axis=2), (28, 28), interpolation=cv2.INTER_AREA)
+
+
+def plain_flow_image(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
+    """The field's plain recipe, written out independently of mer: onset and apex resized to 128 x 128,
+    TV-L1, strain, each float channel resized to 28 x 28 and only then min-max scaled to bytes."""
+    grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (128, 128)) for f in (onset, apex)]
+    flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(grey[0], grey[1], None)
+    u_y, u_x = np.gradient(flow[..., 0])
+    v_y, v_x = np.gradient(flow[..., 1])
+    strain = np.sqrt(u_x**2 + v_y**2 + 0.5 * (u_y + v_x) ** 2)
+    channels = []
+    for c in (flow[..., 0], flow[..., 1], strain):
+        small = cv2.resize(c.astype(np.float32), (28, 28))
+        channels.append(np.round((small - small.min()) / (small.max() - small.min()) * 255).astype(np.uint8))
+    return np.stack(channels, axis=2)
 
 
 def published(composite: Path) -> dict[tuple[str, str], tuple[np.ndarray, int]]:
@@ -83,8 +99,8 @@ def main() -> None:
     samples = load_casme2(
         root=args.frames, annotations=args.sheet, classes=CLASSES, class_map=MEGC3, leave_out=["fear", "sadness"]
     )
-    sets: dict[str, list] = {"mer": [], "earlier": [], "published": []}
-    scores: dict[str, list] = {"mer": [], "earlier": []}
+    sets: dict[str, list] = {"mer": [], "plain": [], "earlier": [], "published": []}
+    scores: dict[str, list] = {"mer": [], "plain": [], "earlier": []}
     for s in tqdm(samples, desc="flow images", unit="clip"):
         key = (s.subject, Path(s.clip).name)
         if key not in reference or s.apex is None:
@@ -93,7 +109,11 @@ def main() -> None:
         if label != s.label:
             raise ValueError(f"{s.clip}: the composite labels it {CLASSES[label]}, the sheet {CLASSES[s.label]}")
         onset, apex = open_frames(s.path).read([s.onset, s.apex])
-        ours = {"mer": mer_flow_image(onset, apex), "earlier": earlier_flow_image(onset, apex)}
+        ours = {
+            "mer": mer_flow_image(onset, apex),
+            "plain": plain_flow_image(onset, apex),
+            "earlier": earlier_flow_image(onset, apex),
+        }
         for name, mine in ours.items():
             scores[name].append(correlation(mine, image))
             sets[name].append((*key, label, mine))
@@ -106,7 +126,7 @@ def main() -> None:
     if args.out:
         for name, rows in sets.items():
             write_set(args.out / name, rows)
-        print(f"sets written under {args.out}: mer, earlier, published")
+        print(f"sets written under {args.out}: {', '.join(sets)}")
 
 
 if __name__ == "__main__":

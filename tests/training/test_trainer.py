@@ -49,3 +49,21 @@ def test_loaders_leave_the_global_generator_alone():
     for _ in resolve_runtime("cpu").loader(data, batch_size=4, shuffle=False):
         pass
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_mixup_mixes_inputs_and_the_two_labels_losses_with_one_seeded_weight():
+    import numpy as np
+
+    from mer.training.trainer import _mixup_loss
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 3)
+    x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    got = _mixup_loss(net, loss_fn, x, y, 0.4, torch.Generator().manual_seed(5))
+    replay = torch.Generator().manual_seed(5)  # the same draws, by hand
+    lam = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=replay))).beta(0.4, 0.4))
+    order = torch.randperm(6, generator=replay)
+    logits = net(lam * x + (1 - lam) * x[order])
+    expected = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order])
+    assert 0 < lam < 1 and torch.allclose(got, expected)
