@@ -17,9 +17,9 @@ are cached as ``<cache_dir>/faces/<key>.npz``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mer.atomic import write_bytes_atomic
 from mer.data.frames import open_frames
 
 MODES = ("none", "crop", "align")
@@ -246,26 +247,17 @@ def _track_key(path: Path, onset: int, mode: str, size: int) -> str:
 
 
 def _save_atomic(path: Path, track: FaceTrack) -> None:
-    """Write the track's ``.npz`` beside ``path`` and rename it into place: wholly there or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                landmarks=track.landmarks,
-                matrix=track.matrix,
-                frame_size=np.array(track.frame_size),
-                mode=np.array(track.mode),
-                size=np.array(track.size),
-            )
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The track's ``.npz``, wholly there or not at all."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        landmarks=track.landmarks,
+        matrix=track.matrix,
+        frame_size=np.array(track.frame_size),
+        mode=np.array(track.mode),
+        size=np.array(track.size),
+    )
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def _load(path: Path) -> FaceTrack:
