@@ -80,8 +80,13 @@ FLOW_STSTNET = [
 
 @pytest.mark.parametrize(
     "model",
-    [[], FLOW_STSTNET, [*FLOW_STSTNET, "methods.eac.enabled=true", "methods.uncertainty.enabled=true"]],
-    ids=["r3d_clips", "ststnet_flow", "ststnet_flow_with_methods"],
+    [
+        [],
+        FLOW_STSTNET,
+        [*FLOW_STSTNET, "methods.eac.enabled=true", "methods.uncertainty.enabled=true"],
+        ["dataset.kind=flow_clip", "+dataset.flow_algorithm=farneback", "dataset.input_size=[28,28]"],
+    ],
+    ids=["r3d_clips", "ststnet_flow", "ststnet_flow_with_methods", "r3d_flow_clips"],
 )
 def test_final_fit_model_predicts_new_footage(tmp_path, capsys, model):
     from mer.predict import main as predict_main
