@@ -63,15 +63,15 @@ def optical_strain(flow: np.ndarray) -> np.ndarray:
     return np.sqrt(u_x**2 + v_y**2 + 0.5 * (u_y + v_x) ** 2)
 
 
-def grey_frames(frames: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """``N x H x W x 3`` RGB uint8 to ``N x size`` float32 grey (area-resized when shrinking)."""
+def grey_frames(frames: np.ndarray, size: Sequence[int], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """``N x H x W x 3`` RGB uint8 to ``N x size`` float32 grey (``interpolation`` when shrinking)."""
     h, w = int(size[0]), int(size[1])
     out = []
     for frame in frames:
         grey = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
         if grey.shape != (h, w):
             shrink = grey.shape[0] > h or grey.shape[1] > w
-            grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+            grey = cv2.resize(grey, (w, h), interpolation=interpolation if shrink else cv2.INTER_LINEAR)
         out.append(grey.astype(np.float32))
     return np.stack(out)
 
@@ -85,12 +85,17 @@ def resolve_algorithm(algorithm: str) -> str:
 
 
 def flow_fields(
-    onset: np.ndarray, frames: np.ndarray, *, algorithm: str = "tvl1", work_size: Sequence[int] = WORK_SIZE
+    onset: np.ndarray,
+    frames: np.ndarray,
+    *,
+    algorithm: str = "tvl1",
+    work_size: Sequence[int] = WORK_SIZE,
+    interpolation: int = cv2.INTER_AREA,
 ) -> np.ndarray:
     """``N x h x w x 3`` float32 at ``work_size``: horizontal flow, vertical flow and strain from ``onset``
     to each of ``frames`` (RGB uint8)."""
     algorithm = resolve_algorithm(algorithm)
-    grey = grey_frames(np.concatenate([onset[None], frames]), work_size)
+    grey = grey_frames(np.concatenate([onset[None], frames]), work_size, interpolation)
     out = np.empty((len(frames), *grey.shape[1:], 3), np.float32)
     for i, target in enumerate(grey[1:]):
         flow = optical_flow(grey[0], target, algorithm)
@@ -99,12 +104,12 @@ def flow_fields(
     return out
 
 
-def _resize_channels(fields: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """Area-resize ``N x h x w x 3`` float fields to ``N x size x 3``."""
+def _resize_channels(fields: np.ndarray, size: Sequence[int], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """Resize ``N x h x w x 3`` float fields to ``N x size x 3``."""
     h, w = int(size[0]), int(size[1])
     if fields.shape[1:3] == (h, w):
         return fields
-    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in fields])
+    return np.stack([cv2.resize(f, (w, h), interpolation=interpolation) for f in fields])
 
 
 def flow_image(
@@ -116,10 +121,13 @@ def flow_image(
     work_size: Sequence[int] = WORK_SIZE,
 ) -> np.ndarray:
     """``H x W x 3`` uint8 onset-apex flow image: flow and strain resized to ``size``, then each channel
-    min-max scaled to 0-255."""
-    small = _resize_channels(flow_fields(onset, apex[None], algorithm=algorithm, work_size=work_size), size)[0]
+    min-max scaled to 0-255. Both resizes are bilinear, as the field's code does them (chosen over
+    area resizing by STSTNet LOSO on 16 CASME II subjects, within the seed spread: docs/clip_models.md)."""
+    linear = cv2.INTER_LINEAR
+    fields = flow_fields(onset, apex[None], algorithm=algorithm, work_size=work_size, interpolation=linear)
+    small = _resize_channels(fields, size, linear)[0]
     low, high = small.min(axis=(0, 1)), small.max(axis=(0, 1))
-    scaled = (small - low) / np.where(high > low, high - low, 1.0)
+    scaled = (small - low) / np.where(high > low, high - low, np.float32(1.0))
     return np.round(scaled * 255).astype(np.uint8)
 
 
@@ -204,7 +212,7 @@ class FlowDataset(_CachedFeatures):
     ):
         self.algorithm = algorithm
         super().__init__(
-            samples, length=1, size=size, cache_dir=cache_dir, face=face, algorithm=algorithm, recipe="resize_first"
+            samples, length=1, size=size, cache_dir=cache_dir, face=face, algorithm=algorithm, recipe="plain_bilinear"
         )
 
     def compute(self, index: int) -> np.ndarray:

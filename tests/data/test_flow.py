@@ -91,3 +91,21 @@ def test_real_flow_clips_are_computed_once_and_a_changed_setting_gets_a_new_cach
     with pytest.raises(AssertionError, match="recomputed"):  # 8 frames: another cache, computed afresh
         FlowClipDataset(samples, **{**settings, "num_frames": 8})[0]
     assert len(list((tmp_path / "flow_clip").glob("*.done.npy"))) == 2
+
+
+def test_the_flow_image_is_the_fields_plain_recipe():
+    """Onset and apex resized to 128 x 128, TV-L1, strain, each float channel resized to 28 x 28 and
+    only then min-max scaled to bytes (both resizes bilinear), written out here step by step."""
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "optflow"):
+        pytest.skip("OpenCV without contrib")
+    onset, apex = textured(), moving_patch(3)
+    grey = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (128, 128)) for f in (onset, apex)]
+    flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(grey[0], grey[1], None)
+    channels = [flow[..., 0], flow[..., 1], optical_strain(flow).astype(np.float32)]
+    expected = []
+    for c in channels:
+        small = cv2.resize(c, (28, 28))
+        expected.append(np.round((small - small.min()) / (small.max() - small.min()) * 255).astype(np.uint8))
+    got = flow_image(onset, apex, size=(28, 28), algorithm="tvl1")
+    assert np.abs(got.astype(int) - np.stack(expected, axis=2)).max() <= 1
