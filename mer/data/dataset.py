@@ -12,10 +12,9 @@ from torch.utils.data import Dataset
 
 from mer.data.annotations import Sample
 from mer.data.cache import DiskClipCache, cache_key
-from mer.data.curves import curve_path, load_curve
 from mer.data.face_stage import FaceStage
 from mer.data.frames import open_frames
-from mer.data.sampling import sample_frames
+from mer.data.sampling import key_frames
 
 
 class ClipDataset(Dataset):
@@ -75,16 +74,7 @@ class ClipDataset(Dataset):
 
     def frame_numbers(self, index: int) -> list[int]:
         s = self.samples[index]
-        return sample_frames(
-            self.strategy,
-            onset=s.onset,
-            apex=s.apex,
-            offset=s.offset,
-            num_frames=self.num_frames,
-            stride=self.stride,
-            clip=str(s.path),
-            curve=load_curve(curve_path(self.curves_dir, s.clip)) if self.strategy == "motion" else None,
-        )
+        return key_frames(s, self.strategy, num_frames=self.num_frames, stride=self.stride, curves_dir=self.curves_dir)
 
     def clip(self, index: int) -> torch.Tensor:
         """The sampled, resized frames of one sample, ``T x H x W x 3`` uint8."""

@@ -31,7 +31,7 @@ from mer.data.annotations import Sample
 from mer.data.cache import DiskClipCache, cache_key
 from mer.data.face_stage import FaceStage
 from mer.data.frames import open_frames
-from mer.data.sampling import resolve_apex, sample_frames
+from mer.data.sampling import key_frames, resolve_apex
 
 log = logging.getLogger(__name__)
 
@@ -254,14 +254,6 @@ class FlowClipDataset(_CachedFeatures):
 
     def compute(self, index: int) -> np.ndarray:
         s = self.samples[index]
-        numbers = sample_frames(
-            self.strategy,
-            onset=s.onset,
-            apex=s.apex,
-            offset=s.offset,
-            num_frames=self.num_frames,
-            stride=self.stride,
-            clip=str(s.path),
-        )
+        numbers = key_frames(s, self.strategy, num_frames=self.num_frames, stride=self.stride)
         frames = self.read(index, [s.onset, *numbers])
         return flow_clip(frames, size=self.size, algorithm=self.algorithm)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+
+from mer.data.annotations import Sample
+from mer.data.curves import curve_path, load_curve
 
 STRATEGIES = ("onset_apex_offset", "uniform", "onset_apex", "apex_centred", "motion")
 
@@ -96,3 +100,20 @@ def motion_frames(
     levels = np.linspace(0, cumulative[-1], num_frames)
     index = np.searchsorted(cumulative, levels - 1e-9 * cumulative[-1])
     return [numbers[min(i, len(numbers) - 1)] for i in index]
+
+
+def key_frames(
+    sample: Sample, strategy: str, *, num_frames: int, stride: int = 1, curves_dir: str | Path | None = None
+) -> list[int]:
+    """:func:`sample_frames` of one sample; the ``motion`` strategy reads its curve from ``curves_dir``."""
+    curve = load_curve(curve_path(curves_dir, sample.clip)) if strategy == "motion" else None
+    return sample_frames(
+        strategy,
+        onset=sample.onset,
+        apex=sample.apex,
+        offset=sample.offset,
+        num_frames=num_frames,
+        stride=stride,
+        clip=str(sample.path),
+        curve=curve,
+    )

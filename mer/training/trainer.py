@@ -39,7 +39,6 @@ def train_model(
     labels: Sequence[int],
     num_classes: int,
     schedule=None,
-    hflip: float = 0.0,
     augment: Augment | None = None,
     mixup: float = 0.0,
     seed: int = 0,
@@ -61,7 +60,7 @@ def train_model(
     Models with a ``generator`` attribute (STSTNet) draw their dropout masks from the fold's seeded
     generator, so folds trained side by side in threads stay reproducible.
 
-    ``augment`` (default: mirroring with probability ``hflip``) transforms each training batch on the
+    ``augment`` (default: none) transforms each training batch on the
     device; ``mixup`` > 0 mixes each batch with a shuffled copy of itself, the mixing weight drawn from
     Beta(mixup, mixup) (Zhang et al., ICLR 2018), and mixes the two labels' losses alike.
     """
@@ -71,7 +70,7 @@ def train_model(
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
     base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
-    augment = augment or Augment(hflip=hflip)
+    augment = augment or Augment()
     if mixup > 0 and methods:
         raise ValueError("trainer.mixup does not combine with the training methods (methods.*) yet")
     if hasattr(model, "generator"):
