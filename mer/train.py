@@ -80,7 +80,7 @@ def _fold_workers(trainer: DictConfig) -> int:
 
 
 def _relabel_row(sample, old: str, new: str) -> dict[str, str]:
-    return {"clip": sample.clip, "subject": sample.subject, "from": old, "to": new}
+    return {"id": sample.id, "clip": sample.clip, "subject": sample.subject, "from": old, "to": new}
 
 
 def _protocol_description(cfg: DictConfig, num_subjects: int) -> str:
@@ -119,7 +119,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     samples = instantiate(cfg.dataset.samples, _convert_="all")
     located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(samples)  # no face: error, or left out
     kept = {id(s) for s in located}
-    no_face = [s.clip for s in samples if id(s) not in kept]
+    no_face = [s.id for s in samples if id(s) not in kept]
     samples = located
     data = build_dataset(samples, cfg.dataset, cache=trainer.clip_cache, cache_dir=trainer.clip_cache_dir)
     subjects = [s.subject for s in samples]
@@ -210,6 +210,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         probs = predict(model, Subset(data, test), **evaluate)
         rows = [
             {
+                "id": samples[i].id,
                 "clip": samples[i].clip,
                 "subject": samples[i].subject,
                 "dataset": samples[i].dataset,

@@ -38,7 +38,7 @@ def test_loso_run_writes_every_output(tmp_path):
     assert "last" in results["selection"] and results["partial"] is None
     assert sorted(p.name for p in (run_dir / "folds").glob("*.csv")) == ["fold000.csv", "fold001.csv", "fold002.csv"]
     rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
-    assert list(rows[0]) == ["clip", "subject", "dataset", "label", "prediction", "fold"] and len(rows) == 12
+    assert list(rows[0]) == ["id", "clip", "subject", "dataset", "label", "prediction", "fold"] and len(rows) == 12
     assert {r["subject"]: r["fold"] for r in rows} == {"sub01": "fold000", "sub02": "fold001", "sub03": "fold002"}
     assert json.loads((run_dir / "results.json").read_text())["uf1"] == results["uf1"]
     report = (run_dir / "report.md").read_text()

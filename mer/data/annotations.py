@@ -12,7 +12,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -33,7 +33,9 @@ class AnnotationError(ValueError):
 class Sample:
     """One annotated micro-expression clip.
 
-    Frame numbers are in the clip's own numbering (see :mod:`mer.data.frames`).
+    Frame numbers are in the clip's own numbering (see :mod:`mer.data.frames`). ``id`` names the
+    sample wherever outputs are keyed (predictions, folds, curves, caches): the ``clip`` itself, or
+    ``<clip>#<onset>-<offset>`` where one video holds several intervals (see :func:`identify`).
     """
 
     subject: str
@@ -48,6 +50,33 @@ class Sample:
     aus: tuple[str, ...] = ()
     fps: float | None = None
     source: str = ""  # "sheet, line N": where errors about the clip point the user
+    id: str = ""  # empty: the clip
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", self.clip)
+
+
+def interval_id(clip: str, onset: int, offset: int) -> str:
+    """The id of one interval of a video that holds several."""
+    return f"{clip}#{onset}-{offset}"
+
+
+def identify(samples: Sequence[Sample]) -> list[Sample]:
+    """``samples`` with ids unique within the dataset: a clip that holds several intervals names
+    each as :func:`interval_id`; the same interval twice is an error naming both sheet lines."""
+    by_clip: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_clip.setdefault(s.clip, []).append(s)
+    seen: dict[tuple[str, int, int], Sample] = {}
+    for s in samples:
+        first = seen.setdefault((s.clip, s.onset, s.offset), s)
+        if first is not s:
+            raise AnnotationError(
+                f"{s.source or s.clip}: the same interval {s.onset}..{s.offset} of {s.clip} "
+                f"as {first.source or 'another row'}"
+            )
+    return [replace(s, id=interval_id(s.clip, s.onset, s.offset)) if len(by_clip[s.clip]) > 1 else s for s in samples]
 
 
 def parse_aus(text: str | None) -> tuple[str, ...]:
@@ -205,4 +234,4 @@ def read_canonical_csv(
         log.info("%s: left out by the class mapping: %s", annotations.name, dict(left_out))
     if not samples:
         raise AnnotationError(f"{annotations}: no samples")
-    return samples
+    return identify(samples)

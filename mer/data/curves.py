@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 
-def curve_path(curves_dir: str | Path, clip: str) -> Path:
-    """Where the curve of ``clip`` (its path relative to the dataset root) is kept."""
-    return Path(curves_dir).expanduser() / f"{clip}.npz"
+def curve_path(curves_dir: str | Path, sample_id: str) -> Path:
+    """Where the curve of the sample ``sample_id`` (:attr:`mer.data.annotations.Sample.id`) is kept."""
+    return Path(curves_dir).expanduser() / f"{sample_id}.npz"
 
 
 def save_curve(path: Path, numbers: np.ndarray, motion: np.ndarray) -> None:

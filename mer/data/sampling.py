@@ -106,7 +106,7 @@ def key_frames(
     sample: Sample, strategy: str, *, num_frames: int, stride: int = 1, curves_dir: str | Path | None = None
 ) -> list[int]:
     """:func:`sample_frames` of one sample; the ``motion`` strategy reads its curve from ``curves_dir``."""
-    curve = load_curve(curve_path(curves_dir, sample.clip)) if strategy == "motion" else None
+    curve = load_curve(curve_path(curves_dir, sample.id)) if strategy == "motion" else None
     return sample_frames(
         strategy,
         onset=sample.onset,

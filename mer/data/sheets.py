@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from mer.data.annotations import AnnotationError, Sample, make_sample
+from mer.data.annotations import AnnotationError, Sample, identify, make_sample
 from mer.data.labels import LabelSpace
 
 log = logging.getLogger(__name__)
@@ -111,4 +111,4 @@ def samples_from_sheet(
         len(rows),
         root,
     )
-    return samples
+    return identify(samples)

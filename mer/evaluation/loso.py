@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from mer.atomic import write_csv_atomic, write_json_atomic
 
-PREDICTION_COLUMNS = ("clip", "subject", "dataset", "label", "prediction", "fold")
+PREDICTION_COLUMNS = ("id", "clip", "subject", "dataset", "label", "prediction", "fold")
 #: Added when the model has an action-unit head: the annotated and the predicted AUs, ``"1+4"``.
 AU_COLUMNS = ("aus", "aus_predicted")
 

@@ -197,9 +197,9 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
             curve = clip_motion(grey, options.method)
             spotted = spot_apex(curve, onset)
             if options.curves_dir:
-                save_curve(curve_path(options.curves_dir, sample.clip), np.array(numbers), curve)
+                save_curve(curve_path(options.curves_dir, sample.id), np.array(numbers), curve)
             if options.plot_dir:
-                _plot(options.plot_dir / f"{sample.clip}.png", numbers, curve, spotted, apex)
+                _plot(options.plot_dir / f"{sample.id}.png", numbers, curve, spotted, apex)
         if options.crop_dir:
             _write_aligned(source, track, sample, options)
     except (FrameReadError, NoFaceError) as error:

@@ -68,3 +68,17 @@ def test_parse_aus():
     assert parse_aus("AU4+AU7") == ("4", "7")
     assert parse_aus("L12") == ("L12",)
     assert parse_aus("") == ()
+
+
+def test_intervals_of_one_video_get_distinct_ids_and_a_repeated_interval_names_both_lines(root):
+    path = write_csv(
+        root,
+        "sub01,sub01/EP01,101,105,110,disgust,",
+        "sub01,sub01/EP01,111,115,120,happiness,",
+        "sub02,sub02/clip.mp4,0,5,29,happiness,",
+    )
+    ids = [s.id for s in read_canonical_csv(path, root=root, dataset="toy", **MEGC3)]
+    assert ids == ["sub01/EP01#101-110", "sub01/EP01#111-120", "sub02/clip.mp4"]
+    path = write_csv(root, "sub01,sub01/EP01,101,105,110,disgust,", "sub01,sub01/EP01,101,106,110,disgust,")
+    with pytest.raises(AnnotationError, match=r"line 3: the same interval 101\.\.110 .* as .*line 2"):
+        read_canonical_csv(path, root=root, dataset="toy", **MEGC3)

@@ -29,7 +29,8 @@ def test_fold_seed_depends_on_seed_and_fold_only():
 
 def rows_for(fold):
     return [
-        {"clip": f"{s}/c", "subject": s, "dataset": "d", "label": "x", "prediction": "x", "fold": fold.name}
+        {"id": f"{s}/c", "clip": f"{s}/c", "subject": s, "dataset": "d", "label": "x", "prediction": "x"}
+        | {"fold": fold.name}
         for s in fold.test_subjects
     ]
 
