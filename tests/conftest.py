@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,12 @@ def frame_value(number: int) -> int:
     return (number * 7) % 250
 
 
-def write_frame_folder(folder: Path, numbers: range, prefix: str = "img", size: int = 16) -> Path:
+def write_frame_folder(
+    folder: Path, numbers: Iterable[int], prefix: str = "img", size: int = 16, suffix: str = ".png"
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for n in numbers:
-        Image.fromarray(np.full((size, size, 3), frame_value(n), np.uint8)).save(folder / f"{prefix}{n}.png")
+        Image.fromarray(np.full((size, size, 3), frame_value(n), np.uint8)).save(folder / f"{prefix}{n}{suffix}")
     return folder
 
 

@@ -1,12 +1,15 @@
 """Each release-format dataset config builds its samples through Hydra, as ``mer.train`` does."""
 
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from mer.config import register
-from tests.conftest import write_frame_folder, write_releases
+from tests.conftest import SHARED_DATA, write_frame_folder, write_releases
 
 register()
 
@@ -40,17 +43,44 @@ def test_casme3_config(tmp_path):
         "Subject,Filename,Onset,Apex,Offset,AU,Objective class,emotion\nspNO.1,a,1,3,9,4,1,sad\n"
     )
     write_frame_folder(tmp_path / "spNO.1" / "a" / "color", range(1, 10), prefix="")
-    got, classes = samples(
-        "dataset=casme3", f"dataset.root={tmp_path}", f"dataset.annotations={tmp_path / 'labels.csv'}"
-    )
+    fixture = ["dataset=casme3", f"dataset.root={tmp_path}", f"dataset.annotations={tmp_path / 'labels.csv'}"]
+    with pytest.raises(InstantiationException, match=r"line 61: a known erratum expects"):  # not the release sheet
+        samples(*fixture)
+    got, classes = samples(*fixture, "dataset.samples.errata=null")
     assert [(s.clip, classes[s.label]) for s in got] == [("spNO.1/a/color", "sad")]
+    got, classes = samples(*fixture, "dataset.samples.errata=null", "dataset/classes=megc3")
+    assert classes[got[0].label] == "negative"
+
+
+CASME3_SHEET = SHARED_DATA / "annotations" / "casme3_table.xlsx"
+SAMM_SHEET = SHARED_DATA / "annotations" / "SAMM_Micro_FACS_Codes_v2.xlsx"
+
+
+@pytest.mark.skipif(not CASME3_SHEET.is_file(), reason="../shared CAS(ME)^3 label sheet absent")
+def test_casme3_config_reads_the_real_sheet_with_its_errata(tmp_path):
     got, classes = samples(
         "dataset=casme3",
-        "dataset/classes=megc3",
         f"dataset.root={tmp_path}",
-        f"dataset.annotations={tmp_path / 'labels.csv'}",
+        f"dataset.annotations={CASME3_SHEET}",
+        "+dataset.samples.check_frames=false",  # frames: tests/datasets/test_casme3.py
     )
-    assert classes[got[0].label] == "negative"
+    assert len(got) == 860 and len(got.notes) == 5 and len({s.id for s in got}) == 860
+    assert len(classes) == 7
+
+
+@pytest.mark.skipif(not SAMM_SHEET.is_file(), reason="../shared SAMM sheet absent")
+def test_samm_config_gives_the_published_samm_counts(tmp_path):
+    release = ["dataset=samm", f"dataset.root={tmp_path}", f"dataset.annotations={SAMM_SHEET}"]
+    got, classes = samples(*release, "+dataset.samples.check_frames=false")
+    assert Counter(classes[s.label] for s in got) == {  # MEGC 2018's five classes: 136 of the 159
+        "anger": 57,
+        "contempt": 12,
+        "happiness": 26,
+        "surprise": 15,
+        "other": 26,
+    }
+    got, classes = samples(*release, "+dataset.samples.check_frames=false", "dataset/classes=megc3")
+    assert Counter(classes[s.label] for s in got) == {"negative": 92, "positive": 26, "surprise": 15}  # MEGC 2019
 
 
 def composed(*overrides):

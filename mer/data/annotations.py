@@ -11,9 +11,10 @@ import csv
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
@@ -23,10 +24,18 @@ from mer.data.labels import LabelSpace
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion")
+#: What a reader does with a broken row: stop naming its file and line, or leave it out and note it.
+ON_BAD_ROW = ("error", "skip")
+T = TypeVar("T")
 
 
 class AnnotationError(ValueError):
     """A broken annotation row; the message names the file and the line."""
+
+
+class FormatError(AnnotationError):
+    """A file laid out otherwise than its reader expects (a missing column): no row of it can be read,
+    so it stops the run even where broken rows are skipped."""
 
 
 @dataclass(frozen=True)
@@ -57,26 +66,70 @@ class Sample:
             object.__setattr__(self, "id", self.clip)
 
 
+class Samples(list):
+    """A dataset's samples and ``notes``: every sheet row an erratum corrected or dropped and every
+    broken row skipped, each as ``"sheet, line N: what (why)"``, so a run can record exactly which
+    samples it used and why the others are not among them."""
+
+    def __init__(self, samples: Iterable[Sample] = (), notes: Iterable[str] = ()):
+        super().__init__(samples)
+        self.notes = list(notes)
+
+
 def interval_id(clip: str, onset: int, offset: int) -> str:
     """The id of one interval of a video that holds several."""
     return f"{clip}#{onset}-{offset}"
 
 
-def identify(samples: Sequence[Sample]) -> list[Sample]:
+def identify(samples: Sequence[Sample], *, on_bad_row: str = "error", notes: list[str] | None = None) -> list[Sample]:
     """``samples`` with ids unique within the dataset: a clip that holds several intervals names
-    each as :func:`interval_id`; the same interval twice is an error naming both sheet lines."""
-    by_clip: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_clip.setdefault(s.clip, []).append(s)
+    each as :func:`interval_id`; the same interval twice is an error naming both sheet lines (with
+    ``on_bad_row="skip"``, the later row is left out and noted in ``notes``)."""
     seen: dict[tuple[str, int, int], Sample] = {}
+    kept = []
     for s in samples:
         first = seen.setdefault((s.clip, s.onset, s.offset), s)
-        if first is not s:
-            raise AnnotationError(
-                f"{s.source or s.clip}: the same interval {s.onset}..{s.offset} of {s.clip} "
-                f"as {first.source or 'another row'}"
-            )
-    return [replace(s, id=interval_id(s.clip, s.onset, s.offset)) if len(by_clip[s.clip]) > 1 else s for s in samples]
+        if first is s:
+            kept.append(s)
+            continue
+        where = s.source or s.clip
+        skip_or_raise(
+            AnnotationError(
+                f"{where}: the same interval {s.onset}..{s.offset} of {s.clip} as {first.source or 'another row'}"
+            ),
+            where=where,
+            on_bad_row=on_bad_row,
+            notes=notes,
+        )
+    by_clip = Counter(s.clip for s in kept)
+    return [replace(s, id=interval_id(s.clip, s.onset, s.offset)) if by_clip[s.clip] > 1 else s for s in kept]
+
+
+def check_on_bad_row(on_bad_row: str) -> None:
+    if on_bad_row not in ON_BAD_ROW:
+        raise ValueError(f"on_bad_row={on_bad_row!r}: one of {', '.join(ON_BAD_ROW)}")
+
+
+def skip_or_raise(error: AnnotationError, *, where: str, on_bad_row: str, notes: list[str] | None) -> None:
+    """Raise ``error`` (a broken row at ``where``), or with ``on_bad_row="skip"`` log it and add it to
+    ``notes`` as ``"where: skipped, why"``."""
+    check_on_bad_row(on_bad_row)
+    if on_bad_row == "error" or notes is None:
+        raise error
+    note = f"{where}: skipped, {str(error).removeprefix(f'{where}: ')}"
+    log.warning("%s", note)
+    notes.append(note)
+
+
+def guarded(build: Callable[[], T], *, where: str, on_bad_row: str, notes: list[str]) -> tuple[bool, T | None]:
+    """``(True, build())``, or ``(False, None)`` for a broken row skipped by :func:`skip_or_raise`."""
+    try:
+        return True, build()
+    except FormatError:
+        raise
+    except AnnotationError as error:
+        skip_or_raise(error, where=where, on_bad_row=on_bad_row, notes=notes)
+        return False, None
 
 
 def parse_aus(text: str | None) -> tuple[str, ...]:
@@ -207,31 +260,37 @@ def read_canonical_csv(
     class_map: Mapping[str, str | None] | None = None,
     dataset: str,
     check_frames: bool = True,
-) -> list[Sample]:
+    on_bad_row: str = "error",
+) -> Samples:
     """Read a canonical CSV into samples, checking every row.
+
+    ``on_bad_row="skip"`` leaves broken rows out instead, each listed in the log and the result's
+    ``notes``.
 
     Raises:
         AnnotationError: a missing column or a broken row, naming the file and line.
     """
+    check_on_bad_row(on_bad_row)
     annotations, root = Path(annotations), Path(root)
     labels = LabelSpace(list(classes), class_map)
     _, rows = read_rows(annotations)
-    samples, left_out = [], Counter()
+    samples, left_out, notes = [], Counter(), []
     for line, row in enumerate(tqdm(rows, desc=f"checking {annotations.name}", leave=False), start=2):
-        sample = make_sample(
-            row,
-            root=root,
-            labels=labels,
-            dataset=dataset,
-            where=f"{annotations}, line {line}",
-            check_frames=check_frames,
+        where = f"{annotations}, line {line}"
+        built, sample = guarded(
+            lambda row=row, where=where: make_sample(
+                row, root=root, labels=labels, dataset=dataset, where=where, check_frames=check_frames
+            ),
+            where=where,
+            on_bad_row=on_bad_row,
+            notes=notes,
         )
-        if sample is None:
+        if built and sample is None:
             left_out[row["emotion"].strip().lower()] += 1
-        else:
+        elif sample is not None:
             samples.append(sample)
     if left_out:
         log.info("%s: left out by the class mapping: %s", annotations.name, dict(left_out))
     if not samples:
         raise AnnotationError(f"{annotations}: no samples")
-    return identify(samples)
+    return Samples(identify(samples, on_bad_row=on_bad_row, notes=notes), notes)

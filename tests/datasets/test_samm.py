@@ -1,8 +1,11 @@
+from collections import Counter
+
 import pytest
 
 from mer.data.annotations import AnnotationError
+from mer.data.sheets import read_sheet
 from mer.datasets.samm import load_samm, samm_subject
-from tests.conftest import write_frame_folder
+from tests.conftest import SHARED_DATA, write_frame_folder
 
 FIVE = dict(
     classes=["anger", "contempt", "happiness", "surprise", "other"],
@@ -57,3 +60,39 @@ def test_a_sheet_without_the_emotion_column_is_an_error_naming_the_line(tmp_path
     sheet.write_text("Subject,Filename,Onset Frame,Apex Frame,Offset Frame\n6,006_1_2,1,2,3\n")
     with pytest.raises(AnnotationError, match=r"codes.csv, line 2: no 'Estimated Emotion' column"):
         load_samm(root=tmp_path, annotations=sheet, **FIVE)
+
+
+REAL_SHEET = SHARED_DATA / "annotations" / "SAMM_Micro_FACS_Codes_v2.xlsx"
+#: SAMM's estimated emotions over its 159 micro-movements of 29 subjects (Davison et al., IEEE TAC 2018;
+#: the emotions: Davison, Merghani & Yap, "Objective Classes for Micro-Facial Expression Recognition",
+#: J. Imaging 2018). Their MEGC 2019 part, negative 92 / positive 26 / surprise 15, is checked in
+#: tests/test_dataset_configs.py.
+PUBLISHED = {
+    "anger": 57,
+    "contempt": 12,
+    "disgust": 9,
+    "fear": 8,
+    "happiness": 26,
+    "sadness": 6,
+    "surprise": 15,
+    "other": 26,
+}
+
+
+def write_release_frames(root, sheet):
+    """Each clip's onset and offset frame, made up, at the release's ``006/006_1_2/006_05562.jpg``."""
+    for _, row in read_sheet(sheet):
+        subject, name = samm_subject(row["Subject"]), str(row["Filename"]).strip()
+        for n in (int(row["Onset Frame"]), int(row["Offset Frame"])):
+            padded = f"{subject}_{n:05d}"  # 006_05562
+            write_frame_folder(root / subject / name, (n,), prefix=padded[: -len(str(n))], size=4, suffix=".jpg")
+
+
+@pytest.mark.skipif(not REAL_SHEET.is_file(), reason="../shared SAMM sheet absent")
+def test_the_real_sheet_gives_the_published_counts(tmp_path):
+    write_release_frames(tmp_path, REAL_SHEET)
+    samples = load_samm(root=tmp_path, annotations=REAL_SHEET, classes=list(PUBLISHED))
+    assert len(samples) == 159 and len({s.subject for s in samples}) == 29 and not samples.notes
+    assert Counter(s.emotion.lower() for s in samples) == PUBLISHED
+    assert len({s.id for s in samples}) == 159 and all(s.id == s.clip for s in samples)  # one clip a sample
+    assert samples[0].path == tmp_path / "006" / "006_1_2" and (samples[0].onset, samples[0].offset) == (5562, 5632)
