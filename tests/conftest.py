@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pytest
 from PIL import Image
 
@@ -86,3 +87,20 @@ def write_releases(root: Path) -> dict[str, Path]:
         samm_annotations=root / "samm.csv",
         smic_root=root / "smic",
     )
+
+
+def write_casme_sq_workbook(
+    path: Path,
+    codes: Iterable[tuple],
+    rule1: Iterable[tuple] = ((15, "s15", 1), (16, "s16", 2)),
+    rule2: Iterable[tuple] = ((101, "disgust1"), (401, "anger1")),
+) -> Path:
+    """CAS(ME)^2's workbook: three worksheets, none with a header row."""
+    workbook = openpyxl.Workbook()
+    for title, rows in (("CASFEcode_final", codes), ("naming rule1", rule1), ("naming rule2", rule2)):
+        sheet = workbook.active if title == "CASFEcode_final" else workbook.create_sheet()
+        sheet.title = title
+        for row in rows:
+            sheet.append(list(row))
+    workbook.save(path)
+    return path

@@ -9,7 +9,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from mer.config import register
-from tests.conftest import SHARED_DATA, write_frame_folder, write_releases
+from tests.conftest import SHARED_DATA, write_casme_sq_workbook, write_frame_folder, write_releases
 
 register()
 
@@ -103,12 +103,23 @@ def test_a_frame_dataset_takes_the_input_its_model_declares_unless_told_otherwis
     assert images.kind == "images"
 
 
-RELEASES = ("casme2", "samm", "smic", "casme3", "dfme")
+FACE_MODES = {
+    "casme2": "none",
+    "casme": "none",
+    "samm": "align",
+    "smic": "align",
+    "smic_e": "align",
+    "casme3": "align",
+    "casme_sq": "align",
+    "dfme": "align",
+    "mmew": "align",
+    "fourdme": "align",
+}
 
 
-def test_raw_releases_align_faces_by_default_and_the_cropped_casme2_does_not():
-    modes = {name: composed(f"dataset={name}", "dataset.root=r").dataset.face.mode for name in RELEASES}
-    assert modes == {"casme2": "none", "samm": "align", "smic": "align", "casme3": "align", "dfme": "align"}
+def test_raw_releases_align_faces_by_default_and_the_cropped_casme_releases_do_not():
+    modes = {name: composed(f"dataset={name}", "dataset.root=r").dataset.face.mode for name in FACE_MODES}
+    assert modes == FACE_MODES
 
 
 def test_casme2_leaves_fear_and_sadness_out_of_the_megc_classes(tmp_path):
@@ -128,3 +139,59 @@ def test_casme2_leaves_fear_and_sadness_out_of_the_megc_classes(tmp_path):
         f"dataset.annotations={sources['casme2_annotations']}",
     )
     assert [s.emotion for s in kept if s.emotion.lower() == "fear"] == ["fear"]
+
+
+def write_new_releases(root):
+    """CASME, SMIC-E, MMEW and 4DME sheets with one clip of frames each, and their MEGC 3-class labels."""
+    frames = root / "frames"
+    sheets = {
+        "casme": (
+            "Subject,Filename,OnsetF,ApexF1,OffsetF,Emotion\n1,EP01_5,2,4,8,amusement\n1,EP01_6,2,4,8,tense\n",
+            ["sub01/EP01_5", "sub01/EP01_6"],
+        ),
+        "smic_e": ("Subject,Filename,OnsetF,OffsetF,Emotion\n1,s1_sur_01,2,8,surprise\n", ["s01/s1_sur_01"]),
+        "mmew": (
+            "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Estimated Emotion\nS01,S01_01,2,4,8,sadness\n",
+            ["sadness/S01_01"],
+        ),
+        "fourdme": ("sub_ID,fold_name,Onset,Apex,Offset,Emotion\nS1,S1_01,2,4,8,Repression\n", ["S1/S1_01"]),
+    }
+    for name, (text, clips) in sheets.items():
+        (root / f"{name}.csv").write_text(text)
+        for clip in clips:
+            write_frame_folder(frames / name / clip, range(1, 10))
+    return {name: (frames / name, root / f"{name}.csv") for name in sheets}
+
+
+def test_the_new_release_configs_read_their_sheets_with_their_own_and_the_megc_classes(tmp_path):
+    expected = {
+        "casme": (["amusement", "tense"], ["positive"]),  # tense is left out of the three classes
+        "smic_e": (["surprise"], ["surprise"]),
+        "mmew": (["sadness"], ["negative"]),
+        "fourdme": (["repression"], ["negative"]),
+    }
+    for name, (root, sheet) in write_new_releases(tmp_path).items():
+        release = [f"dataset={name}", f"dataset.root={root}", f"dataset.annotations={sheet}"]
+        own, classes = samples(*release)
+        megc, three = samples(*release, "dataset/classes=megc3")
+        assert ([classes[s.label] for s in own], [three[s.label] for s in megc]) == expected[name], name
+        assert three == ["negative", "positive", "surprise"]
+
+
+def test_the_casme_sq_config_reads_the_long_video_workbook(tmp_path):
+    sheet = write_casme_sq_workbook(
+        tmp_path / "codes.xlsx",
+        [
+            (1, "disgust1_1", 5, 7, 9, "4", "negative", "micro-expression", "disgust"),
+            (1, "disgust1_2", 12, 14, 18, "12", "others", "micro-expression", "happy"),
+        ],
+    )
+    write_frame_folder(tmp_path / "s15" / "15_0101disgustingteeth", range(1, 20))
+    release = ["dataset=casme_sq", f"dataset.root={tmp_path}", f"dataset.annotations={sheet}"]
+    got, classes = samples(*release)
+    assert [(s.id, classes[s.label]) for s in got] == [
+        ("s15/15_0101disgustingteeth#5-9", "negative"),
+        ("s15/15_0101disgustingteeth#12-18", "others"),
+    ]
+    got, three = samples(*release, "dataset/classes=megc3")
+    assert [three[s.label] for s in got] == ["negative"]

@@ -109,6 +109,7 @@ def samples_from_sheet(
     leave_out: Sequence[str] = (),
     errata: str | Path | None = None,
     on_bad_row: str = "error",
+    header_hint: str = "Filename",
     columns: Sequence[str] | None = None,
     worksheet: str | int = 0,
 ) -> Samples:
@@ -124,13 +125,13 @@ def samples_from_sheet(
     ``on_bad_row="skip"``: the row is then left out and listed in the log. Both kinds land in the
     result's ``notes``. ``check_frames=False`` parses the sheet without opening any clip.
     ``leave_out``: emotion words (any case) whose rows are dropped before the class mapping, as a
-    protocol leaves them out (CASME II's fear and sadness in the MEGC 2019 composite). ``columns``
-    and ``worksheet``: see :func:`read_sheet`.
+    protocol leaves them out (CASME II's fear and sadness in the MEGC 2019 composite).
+    ``header_hint``, ``columns`` and ``worksheet``: see :func:`read_sheet`.
     """
     check_on_bad_row(on_bad_row)
     labels = LabelSpace(list(classes), class_map)
     root = Path(root).expanduser()
-    raw = read_sheet(annotations, columns=columns, worksheet=worksheet)
+    raw = read_sheet(annotations, header_hint=header_hint, columns=columns, worksheet=worksheet)
     notes: list[str] = []
     if errata is not None:
         raw, notes = apply_errata(raw, load_errata(errata), sheet=annotations)

@@ -34,5 +34,6 @@ def casme2_row(row: Mapping[str, object]) -> dict[str, object]:
 
 
 #: ``load_casme2(root=..., annotations=..., classes=..., class_map=None, skip_missing=True,
-#: check_frames=True)``: the coding sheet's samples (see :func:`mer.data.sheets.samples_from_sheet`).
+#: check_frames=True, on_bad_row="error")``: the coding sheet's samples (see
+#: :func:`mer.data.sheets.samples_from_sheet`).
 load_casme2 = partial(samples_from_sheet, row=casme2_row, dataset="casme2")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from mer.data.annotations import Sample
+from mer.data.annotations import Samples
 from mer.data.sheets import samples_from_sheet
 
 CITATION = "Zhao et al., DFME: A New Benchmark for Dynamic Facial Micro-expression Recognition, IEEE TAFFC 2023."
@@ -34,7 +34,8 @@ def dfme_row(row: Mapping[str, object], *, clip_pattern: str = "{Filename}") -> 
     }
 
 
-def load_dfme(*, clip_pattern: str = "{Filename}", **release: Any) -> list[Sample]:
+def load_dfme(*, clip_pattern: str = "{Filename}", **release: Any) -> Samples:
     """The release sheet's samples; ``release`` are :func:`mer.data.sheets.samples_from_sheet`'s
-    ``root``, ``annotations``, ``classes``, ``class_map``, ``skip_missing`` and ``check_frames``."""
+    ``root``, ``annotations``, ``classes``, ``class_map``, ``skip_missing``, ``check_frames`` and
+    ``on_bad_row``."""
     return samples_from_sheet(row=partial(dfme_row, clip_pattern=clip_pattern), dataset="dfme", **release)

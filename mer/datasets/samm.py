@@ -37,5 +37,6 @@ def samm_row(row: Mapping[str, object]) -> dict[str, object]:
 
 
 #: ``load_samm(root=..., annotations=..., classes=..., class_map=None, skip_missing=True,
-#: check_frames=True)``: the FACS sheet's samples (see :func:`mer.data.sheets.samples_from_sheet`).
+#: check_frames=True, on_bad_row="error")``: the FACS sheet's samples (see
+#: :func:`mer.data.sheets.samples_from_sheet`).
 load_samm = partial(samples_from_sheet, row=samm_row, dataset="samm")
