@@ -82,3 +82,19 @@ def test_intervals_of_one_video_get_distinct_ids_and_a_repeated_interval_names_b
     path = write_csv(root, "sub01,sub01/EP01,101,105,110,disgust,", "sub01,sub01/EP01,101,106,110,disgust,")
     with pytest.raises(AnnotationError, match=r"line 3: the same interval 101\.\.110 .* as .*line 2"):
         read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+
+
+def test_skipping_bad_rows_keeps_the_good_ones_and_lists_each_skipped_line(root):
+    path = write_csv(
+        root,
+        "sub01,sub01/EP01,101,105,110,disgust,",
+        "sub01,sub01/EP01,101,110,140,disgust,",  # frames outside the clip
+        "sub02,sub02/clip.mp4,0,5,29,joy,",  # unknown emotion
+        "sub02,sub02/clip.mp4,0,5,29,others,",  # left out by the class map: no note
+    )
+    got = read_canonical_csv(path, root=root, dataset="toy", on_bad_row="skip", **MEGC3)
+    assert [s.id for s in got] == ["sub01/EP01"]
+    assert [n.removeprefix(f"{path}, ") for n in got.notes] == [
+        f"line 3: skipped, frames 101..140 outside the clip's 101..120 ({root / 'sub01' / 'EP01'})",
+        "line 4: skipped, unknown emotion 'joy'; known: disgust, happiness, negative, others, positive, surprise",
+    ]
