@@ -86,7 +86,7 @@ def casme_sq_row(
     kind: str = "micro-expression",
 ) -> dict[str, object] | None:
     """A code row on the canonical fields; None for an expression of another ``kind``."""
-    if str(row["type"]).strip().lower() != kind:
+    if str(row["type"]).strip().lower() != kind.lower():
         return None
     participant, video = _cell(row["participant"]), str(row["expression"]).strip().rsplit("_", 1)[0]
     if participant not in subjects:
