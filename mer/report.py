@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from mer.evaluation.curves import read_curves
 from mer.evaluation.loso import read_fold, read_relabelled
 from mer.evaluation.report import finish_run
 
@@ -86,7 +87,14 @@ def gather(run_dir: Path) -> dict:
     if missing:
         raise FileNotFoundError(f"{folds_dir}: {len(missing)} of {len(plan['folds'])} folds missing: {missing}")
     rows = [row for name in plan["folds"] for row in read_fold(folds_dir / f"{name}.csv")]
-    return finish_run(config, plan, rows, run_dir, relabelled=read_relabelled(folds_dir, plan["folds"]))
+    return finish_run(
+        config,
+        plan,
+        rows,
+        run_dir,
+        relabelled=read_relabelled(folds_dir, plan["folds"]),
+        curves=read_curves(folds_dir, plan["folds"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

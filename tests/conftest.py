@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mer.config import register
 from mer.data.frames import write_video
+
+register()  # the config schema Hydra's compose() needs, as mer.train registers it
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

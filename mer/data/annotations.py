@@ -50,6 +50,7 @@ class Sample:
     aus: tuple[str, ...] = ()
     fps: float | None = None
     source: str = ""  # "sheet, line N": where errors about the clip point the user
+    part: str = ""  # of a published split: "" or "train" trains, a test sheet's name is held out (protocol split)
     id: str = ""  # empty: the clip
 
     def __post_init__(self) -> None:
