@@ -14,6 +14,7 @@ from mer.data.frames import write_video
 register()  # the config schema Hydra's compose() needs, as mer.train registers it
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def frame_value(number: int) -> int:

@@ -8,6 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from mer.experiment import run
+from tests.conftest import SHARED_DATA
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -214,3 +215,28 @@ def test_each_method_runs_a_fold_of_the_synthetic_set(tmp_path, switch):
     assert results["num_folds"] == 1 and results["num_samples"] == 4
     resolved = (tmp_path / "run" / "config_resolved.yaml").read_text()
     assert f"{switch}:\n    enabled: true" in resolved
+
+
+COMPOSITE = SHARED_DATA / "megc2019_composite"
+
+
+@pytest.mark.skipif(not (COMPOSITE / "samples.csv").is_file(), reason="../shared MEGC 2019 composite absent")
+def test_leave_one_database_out_on_the_composite_reports_each_database(tmp_path):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "dataset=megc2019_flow",
+                "model=ststnet",
+                "evaluation=lodo",
+                f"dataset.root={COMPOSITE}",
+                "trainer.epochs=2",
+                "trainer.progress=false",
+            ],
+        )
+    results = run(cfg, tmp_path / "run")
+    assert results["num_folds"] == 3 and results["num_samples"] == 442
+    assert {k: v["num_samples"] for k, v in results["per_dataset"].items()} == {"casme2": 145, "samm": 133, "smic": 164}
+    assert results["protocol_description"].startswith("leave-one-database-out over 3 databases (casme2, samm, smic)")
+    rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))
+    assert {r["dataset"]: r["fold"] for r in rows} == {"casme2": "fold000", "samm": "fold001", "smic": "fold002"}
