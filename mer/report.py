@@ -4,6 +4,9 @@ Runs whose resolved configurations differ only in ``seed`` form one row, with th
 standard deviation over seeds (``n`` says how many); other runs get a row each. Writes
 ``comparison.md`` and ``comparison.tex`` beside the printout when ``--out DIR`` is given.
 
+``--curves FILE`` draws the runs' training curves over each other (each fold thin, each run's
+mean over folds thick), to compare convergence.
+
 ``python -m mer.report --gather DIR`` pools the folds that separate jobs wrote to ``DIR/folds``
 (``evaluation.fold=K`` in a Hydra multirun) into the same outputs as a single-process run.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mer.evaluation.curves import read_curves
+from mer.evaluation.curves import curves_figure, read_curves
 from mer.evaluation.loso import read_fold, read_relabelled
 from mer.evaluation.report import finish_run
 
@@ -76,6 +79,18 @@ def latex(rows: list[list[str]]) -> str:
     )
 
 
+def overlay_curves(runs: Sequence[Path], path: Path) -> None:
+    """One figure of the training curves of ``runs``, labelled by run directory."""
+    curves = {}
+    for run in runs:
+        plan_path = run / "folds" / "plan.json"
+        folds = json.loads(plan_path.read_text())["folds"] if plan_path.is_file() else []
+        curves[str(run)] = read_curves(run / "folds", folds)
+        if not curves[str(run)]:
+            raise FileNotFoundError(f"{run}: no training curves in folds/ (a run from before curves were written?)")
+    curves_figure(path, curves)
+
+
 def gather(run_dir: Path) -> dict:
     """Pool ``run_dir/folds`` into ``run_dir``'s results; every planned fold must be there."""
     folds_dir = run_dir / "folds"
@@ -102,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="*", type=Path, help="run directories (each with results.json)")
     parser.add_argument("--out", type=Path, help="also write comparison.md and comparison.tex here")
     parser.add_argument("--gather", type=Path, metavar="DIR", help="pool DIR/folds/*.csv into DIR's results")
+    parser.add_argument("--curves", type=Path, metavar="FILE", help="also draw the runs' training curves into FILE")
     args = parser.parse_args(argv)
     if args.gather:
         try:
@@ -115,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give run directories to compare, or --gather DIR")
     try:
         rows = comparison_rows(args.runs)
+        if args.curves:
+            overlay_curves(args.runs, args.curves)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

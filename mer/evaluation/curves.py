@@ -63,6 +63,15 @@ def read_curves(folds_dir: Path, folds: Sequence[str]) -> dict[str, dict[str, np
     return {name: read_curve(p) for name, p in paths.items() if p.is_file()}
 
 
+def mean_curve(folds: Mapping[str, Mapping[str, np.ndarray]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(epochs, mean of key over the folds)`` over the epochs every fold has; NaN where none has a value."""
+    length = min(len(c[key]) for c in folds.values())
+    stacked = np.stack([c[key][:length] for c in folds.values()])
+    valid = ~np.isnan(stacked)
+    mean = np.where(valid.any(axis=0), np.nansum(stacked, axis=0) / np.maximum(valid.sum(axis=0), 1), np.nan)
+    return next(iter(folds.values()))["epoch"][:length], mean
+
+
 def curves_figure(path: Path, runs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]) -> None:
     """Loss and training accuracy per epoch: each fold thin, each run's mean over folds thick.
 
@@ -72,13 +81,11 @@ def curves_figure(path: Path, runs: Mapping[str, Mapping[str, Mapping[str, np.nd
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, folds), colour in zip(runs.items(), colours * len(runs), strict=False):
         for key, ax in zip(("loss", "accuracy"), axes, strict=True):
-            length = min(len(c[key]) for c in folds.values())
             for curve in folds.values():
                 ax.plot(curve["epoch"], curve[key], color=colour, lw=0.5, alpha=0.25)
-            stacked = np.stack([c[key][:length] for c in folds.values()])
-            if not np.isnan(stacked).all():
-                mean = np.nanmean(stacked, axis=0)
-                ax.plot(next(iter(folds.values()))["epoch"][:length], mean, color=colour, lw=2, label=label)
+            epochs, mean = mean_curve(folds, key)
+            if not np.isnan(mean).all():
+                ax.plot(epochs, mean, color=colour, lw=2, label=label)
     axes[0].set_ylabel("training loss")
     axes[1].set_ylabel("training accuracy")
     axes[1].set_ylim(0, 1)
