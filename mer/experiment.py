@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, Subset
 
 from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
+from mer.config_check import check_input
 from mer.data.annotations import Sample, au_set, au_sort_key
 from mer.data.build import build_dataset, face_stage
 from mer.data.transforms import Augment, Normalization
@@ -108,6 +109,7 @@ class Experiment:
     @classmethod
     def from_config(cls, cfg: DictConfig) -> Experiment:
         """Samples read and checked (faces located before any training), the dataset built, the runtime set."""
+        check_input(cfg)
         trainer = cfg.trainer
         workers = _fold_workers(trainer)
         ddp_device = distributed.init_from_env()  # under torchrun: this process's GPU

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -16,20 +17,35 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mer.config import register
+from mer.config_check import ConfigError, check_command_line
 from mer.experiment import run
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 register()
 
 
 @hydra.main(config_path="../configs", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def _job(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     if int(os.environ.get("RANK", "0")) > 0:
         logging.getLogger().setLevel(logging.WARNING)  # torchrun helper processes: the writer logs
     folds_dir = None
     if cfg.evaluation.fold is not None and hydra_cfg.mode == RunMode.MULTIRUN:
         folds_dir = Path(hydra_cfg.sweep.dir) / "folds"  # every job of the sweep adds its fold here
-    run(cfg, Path(hydra_cfg.runtime.output_dir), folds_dir)
+    try:
+        run(cfg, Path(hydra_cfg.runtime.output_dir), folds_dir)
+    except ConfigError as error:
+        sys.exit(f"mer.train: {error}")
+
+
+def main() -> None:
+    """Check the command line, then hand it to Hydra."""
+    try:
+        check_command_line(sys.argv[1:], CONFIGS)
+    except ConfigError as error:
+        sys.exit(f"mer.train: {error}")
+    _job()
 
 
 if __name__ == "__main__":
