@@ -23,6 +23,8 @@ from mer.data.labels import LabelSpace
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion")
+#: Every column a sample is written with; ``fps`` only where some sample has a frame rate.
+CANONICAL_COLUMNS = (*REQUIRED_COLUMNS, "au", "fps")
 
 
 class AnnotationError(ValueError):
@@ -198,6 +200,26 @@ def make_sample(
         fps=float(fps) if fps not in (None, "") else None,
         source=where,
     )
+
+
+def canonical_row(sample: Sample, root: Path | None) -> dict[str, object]:
+    """A sample as a canonical CSV row: ``clip`` relative to ``root`` (the dataset's), else absolute."""
+    inside = root is not None and sample.path.expanduser() == Path(root).expanduser() / sample.clip
+    return {
+        "subject": sample.subject,
+        "clip": sample.clip if inside else str(sample.path.expanduser().resolve()),
+        "onset": sample.onset,
+        "apex": "" if sample.apex is None else sample.apex,
+        "offset": sample.offset,
+        "emotion": sample.emotion,
+        "au": "+".join(sample.aus),
+        "fps": "" if sample.fps is None else f"{sample.fps:g}",
+    }
+
+
+def canonical_columns(samples: Sequence[Sample]) -> list[str]:
+    """The canonical columns ``samples`` need: ``fps`` only where some sample has a frame rate."""
+    return [c for c in CANONICAL_COLUMNS if c != "fps" or any(s.fps is not None for s in samples)]
 
 
 def read_canonical_csv(
