@@ -76,6 +76,7 @@ class TrainerConfig:
     clip_cache: str = "memory"
     clip_cache_dir: str = "~/.cache/mer/clips"
     progress: bool = True
+    tensorboard: bool = True  # event files of the training curves, where tensorboard is installed
     final_fit: bool = False
     in_memory: bool = False
     fold_workers: int | None = 1

@@ -4,6 +4,13 @@ Runs whose resolved configurations differ only in ``seed`` form one row, with th
 standard deviation over seeds (``n`` says how many); other runs get a row each. Writes
 ``comparison.md`` and ``comparison.tex`` beside the printout when ``--out DIR`` is given.
 
+When the runs form exactly two groups, the report also says whether their UF1 difference is more
+than chance: a paired bootstrap over the held-out subjects (:mod:`mer.evaluation.significance`),
+with its interval and p-value.
+
+``--curves FILE`` draws the runs' training curves over each other (each fold thin, each run's
+mean over folds thick), to compare convergence.
+
 ``python -m mer.report --gather DIR`` pools the folds that separate jobs wrote to ``DIR/folds``
 (``evaluation.fold=K`` in a Hydra multirun) into the same outputs as a single-process run.
 """
@@ -19,8 +26,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from mer.evaluation.curves import curves_figure, read_curves
 from mer.evaluation.loso import read_fold, read_relabelled
 from mer.evaluation.report import finish_run
+from mer.evaluation.significance import paired_bootstrap
 
 METRICS = ("uf1", "uar", "accuracy")
 
@@ -75,6 +84,32 @@ def latex(rows: list[list[str]]) -> str:
     )
 
 
+def significance(runs: Sequence[Path], resamples: int) -> str | None:
+    """The paired-bootstrap sentence for two groups of runs; None for any other number of groups."""
+    grouped = group_by_seed(runs)
+    if len(grouped) != 2:
+        return None
+    (label_a, a), (label_b, b) = grouped
+    missing = [m["run"] for m in a + b if not (Path(m["run"]) / "predictions.csv").is_file()]
+    if missing:
+        return f"significance: not tested, no predictions.csv in {', '.join(missing)}"
+    predictions = lambda members: [read_fold(Path(m["run"]) / "predictions.csv") for m in members]  # noqa: E731
+    difference = paired_bootstrap(predictions(a), predictions(b), a[0]["classes"], resamples=resamples)
+    return difference.sentence(label_a, label_b)
+
+
+def overlay_curves(runs: Sequence[Path], path: Path) -> None:
+    """One figure of the training curves of ``runs``, labelled by run directory."""
+    curves = {}
+    for run in runs:
+        plan_path = run / "folds" / "plan.json"
+        folds = json.loads(plan_path.read_text())["folds"] if plan_path.is_file() else []
+        curves[str(run)] = read_curves(run / "folds", folds)
+        if not curves[str(run)]:
+            raise FileNotFoundError(f"{run}: no training curves in folds/ (a run from before curves were written?)")
+    curves_figure(path, curves)
+
+
 def gather(run_dir: Path) -> dict:
     """Pool ``run_dir/folds`` into ``run_dir``'s results; every planned fold must be there."""
     folds_dir = run_dir / "folds"
@@ -86,7 +121,14 @@ def gather(run_dir: Path) -> dict:
     if missing:
         raise FileNotFoundError(f"{folds_dir}: {len(missing)} of {len(plan['folds'])} folds missing: {missing}")
     rows = [row for name in plan["folds"] for row in read_fold(folds_dir / f"{name}.csv")]
-    return finish_run(config, plan, rows, run_dir, relabelled=read_relabelled(folds_dir, plan["folds"]))
+    return finish_run(
+        config,
+        plan,
+        rows,
+        run_dir,
+        relabelled=read_relabelled(folds_dir, plan["folds"]),
+        curves=read_curves(folds_dir, plan["folds"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="*", type=Path, help="run directories (each with results.json)")
     parser.add_argument("--out", type=Path, help="also write comparison.md and comparison.tex here")
     parser.add_argument("--gather", type=Path, metavar="DIR", help="pool DIR/folds/*.csv into DIR's results")
+    parser.add_argument("--curves", type=Path, metavar="FILE", help="also draw the runs' training curves into FILE")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the significance test")
     args = parser.parse_args(argv)
     if args.gather:
         try:
@@ -107,14 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give run directories to compare, or --gather DIR")
     try:
         rows = comparison_rows(args.runs)
-    except FileNotFoundError as error:
+        if args.curves:
+            overlay_curves(args.runs, args.curves)
+        verdict = significance(args.runs, args.resamples)
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(markdown(rows))
     print(latex(rows))
+    if verdict:
+        print(verdict)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "comparison.md").write_text(markdown(rows))
+        (args.out / "comparison.md").write_text(markdown(rows) + (f"\n{verdict}\n" if verdict else ""))
         (args.out / "comparison.tex").write_text(latex(rows))
     return 0
 

@@ -10,9 +10,13 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from mer.config import register
 from mer.data.frames import write_video
 
+register()  # the config schema Hydra's compose() needs, as mer.train registers it
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def frame_value(number: int) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mer.train import run
+from mer.experiment import run
+from tests.conftest import SHARED_DATA
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -32,11 +33,15 @@ def tiny_config(tmp_path, *overrides):
 
 def test_loso_run_writes_every_output(tmp_path):
     run_dir = tmp_path / "run"
-    results = run(tiny_config(tmp_path), run_dir)
+    results = run(tiny_config(tmp_path, "trainer.epochs=3"), run_dir)
     assert results["num_folds"] == 3 and results["num_samples"] == 12 and results["protocol"] == "loso"
     assert 0 <= results["uf1"] <= 1 and 0 <= results["uar"] <= 1 and "synthetic" in results["per_dataset"]
     assert "last" in results["selection"] and results["partial"] is None
-    assert sorted(p.name for p in (run_dir / "folds").glob("*.csv")) == ["fold000.csv", "fold001.csv", "fold002.csv"]
+    assert sorted(p.name for p in (run_dir / "folds").glob("fold???.csv")) == [
+        "fold000.csv",
+        "fold001.csv",
+        "fold002.csv",
+    ]
     rows = list(csv.DictReader((run_dir / "predictions.csv").open()))
     assert list(rows[0]) == ["id", "clip", "subject", "dataset", "label", "prediction", "fold"] and len(rows) == 12
     assert {r["subject"]: r["fold"] for r in rows} == {"sub01": "fold000", "sub02": "fold001", "sub03": "fold002"}
@@ -47,7 +52,13 @@ def test_loso_run_writes_every_output(tmp_path):
     assert len(results["data_fingerprint"]) == 16 and len(results["fold_seeds"]) == 3
     tex = (run_dir / "report.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "leave-one-subject-out" in tex
-    for figure in ("confusion_matrix.png", "per_subject_accuracy.png"):
+    for fold in ("fold000", "fold001", "fold002"):  # one curve row an epoch, the loss the trainer logged
+        curve = list(csv.DictReader((run_dir / "folds" / f"{fold}.curve.csv").open()))
+        assert [int(r["epoch"]) for r in curve] == [0, 1, 2]
+        assert all(float(r["loss"]) > 0 and 0 <= float(r["accuracy"]) <= 1 for r in curve)
+        assert list((run_dir / "tensorboard" / fold).glob("events.out.tfevents.*"))
+    assert results["curves"] == 3 and "![training curves](curves.png)" in report
+    for figure in ("confusion_matrix.png", "per_subject_accuracy.png", "curves.png"):
         assert (run_dir / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -150,10 +161,10 @@ def test_folds_trained_side_by_side_predict_as_one_at_a_time(flow_images, tmp_pa
 
 
 def test_results_name_the_code_that_trained_not_the_code_checked_out_at_the_end(tmp_path, monkeypatch):
+    import mer.experiment
     import mer.provenance
-    import mer.train
 
-    monkeypatch.setattr(mer.train, "git_commit", lambda: "commit-at-start")
+    monkeypatch.setattr(mer.experiment, "git_commit", lambda: "commit-at-start")
     monkeypatch.setattr(mer.provenance, "git_commit", lambda: "commit-at-end")
     results = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "run")
     assert results["git_commit"] == "commit-at-start"
@@ -204,3 +215,28 @@ def test_each_method_runs_a_fold_of_the_synthetic_set(tmp_path, switch):
     assert results["num_folds"] == 1 and results["num_samples"] == 4
     resolved = (tmp_path / "run" / "config_resolved.yaml").read_text()
     assert f"{switch}:\n    enabled: true" in resolved
+
+
+COMPOSITE = SHARED_DATA / "megc2019_composite"
+
+
+@pytest.mark.skipif(not (COMPOSITE / "samples.csv").is_file(), reason="../shared MEGC 2019 composite absent")
+def test_leave_one_database_out_on_the_composite_reports_each_database(tmp_path):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "dataset=megc2019_flow",
+                "model=ststnet",
+                "evaluation=lodo",
+                f"dataset.root={COMPOSITE}",
+                "trainer.epochs=2",
+                "trainer.progress=false",
+            ],
+        )
+    results = run(cfg, tmp_path / "run")
+    assert results["num_folds"] == 3 and results["num_samples"] == 442
+    assert {k: v["num_samples"] for k, v in results["per_dataset"].items()} == {"casme2": 145, "samm": 133, "smic": 164}
+    assert results["protocol_description"].startswith("leave-one-database-out over 3 databases (casme2, samm, smic)")
+    rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))
+    assert {r["dataset"]: r["fold"] for r in rows} == {"casme2": "fold000", "samm": "fold001", "smic": "fold002"}

@@ -24,6 +24,8 @@ from mer.data.labels import LabelSpace
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion")
+#: Every column a sample is written with; ``fps`` only where some sample has a frame rate.
+CANONICAL_COLUMNS = (*REQUIRED_COLUMNS, "au", "fps")
 #: What a reader does with a broken row: stop naming its file and line, or leave it out and note it.
 ON_BAD_ROW = ("error", "skip")
 T = TypeVar("T")
@@ -59,6 +61,7 @@ class Sample:
     aus: tuple[str, ...] = ()
     fps: float | None = None
     source: str = ""  # "sheet, line N": where errors about the clip point the user
+    part: str = ""  # of a published split: "" or "train" trains, a test sheet's name is held out (protocol split)
     id: str = ""  # empty: the clip
 
     def __post_init__(self) -> None:
@@ -250,6 +253,26 @@ def make_sample(
         fps=float(fps) if fps not in (None, "") else None,
         source=where,
     )
+
+
+def canonical_row(sample: Sample, root: Path | None) -> dict[str, object]:
+    """A sample as a canonical CSV row: ``clip`` relative to ``root`` (the dataset's), else absolute."""
+    inside = root is not None and sample.path.expanduser() == Path(root).expanduser() / sample.clip
+    return {
+        "subject": sample.subject,
+        "clip": sample.clip if inside else str(sample.path.expanduser().resolve()),
+        "onset": sample.onset,
+        "apex": "" if sample.apex is None else sample.apex,
+        "offset": sample.offset,
+        "emotion": sample.emotion,
+        "au": "+".join(sample.aus),
+        "fps": "" if sample.fps is None else f"{sample.fps:g}",
+    }
+
+
+def canonical_columns(samples: Sequence[Sample]) -> list[str]:
+    """The canonical columns ``samples`` need: ``fps`` only where some sample has a frame rate."""
+    return [c for c in CANONICAL_COLUMNS if c != "fps" or any(s.fps is not None for s in samples)]
 
 
 def read_canonical_csv(

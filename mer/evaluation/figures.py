@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +19,7 @@ def _pyplot():
 
 def confusion_figure(path: Path, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> None:
     """Row-normalised confusion matrix with the counts written in each cell."""
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(matrix, dtype=float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = 1.2 + 0.7 * len(classes)
@@ -41,7 +41,7 @@ def confusion_figure(path: Path, matrix: Sequence[Sequence[int]], classes: Seque
 
 def subject_figure(path: Path, accuracy: Mapping[str, float]) -> None:
     """Accuracy of each held-out subject, in fold order."""
-    plt = _pyplot()
+    plt = pyplot()
     subjects = list(accuracy)
     fig, ax = plt.subplots(figsize=(max(4, 0.25 * len(subjects) + 1.5), 3))
     ax.bar(range(len(subjects)), [accuracy[s] for s in subjects], color="tab:blue")

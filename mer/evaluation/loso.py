@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -34,19 +35,37 @@ def columns(rows: Sequence[Mapping[str, object]]) -> tuple[str, ...]:
     return PREDICTION_COLUMNS + (AU_COLUMNS if has_aus(rows) else ())
 
 
-PROTOCOLS = ("loso", "kfold")
+PROTOCOLS = ("loso", "kfold", "lodo", "split")
+
+
+class Member(Protocol):
+    """What a protocol needs of a sample (:class:`mer.data.annotations.Sample`)."""
+
+    subject: str
+    dataset: str
+    part: str
 
 
 @dataclass(frozen=True)
 class Fold:
-    """One split: ``test_subjects`` are held out, every other subject trains."""
+    """One split: samples of ``test_subjects``, of ``test_datasets`` or of the published test
+    ``test_parts`` are held out, every other sample trains."""
 
     index: int
-    test_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...] = ()
+    test_datasets: tuple[str, ...] = ()
+    test_parts: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return f"fold{self.index:03d}"
+
+    def holds_out(self, sample: Member) -> bool:
+        return (
+            sample.subject in self.test_subjects
+            or sample.dataset in self.test_datasets
+            or (sample.part or "train") in self.test_parts
+        )
 
 
 def _natural_key(text: str) -> list:
@@ -54,14 +73,31 @@ def _natural_key(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def make_folds(subjects: Sequence[str], *, protocol: str = "loso", num_folds: int = 10, seed: int = 0) -> list[Fold]:
-    """Folds over subjects.
+def make_folds(samples: Sequence[Member], *, protocol: str = "loso", num_folds: int = 10, seed: int = 0) -> list[Fold]:
+    """Folds over the samples' subjects, databases or published parts.
 
     ``loso``: one fold a subject, in sorted order. ``kfold``: ``num_folds`` subject-disjoint folds
     (DFME's protocol), subjects shuffled by ``seed`` and dealt round-robin, so fold sizes differ
-    by at most one subject.
+    by at most one subject. ``lodo``: one fold a database (train on the others; the cross-database
+    protocols). ``split``: one fold, a published train/test split (``Sample.part``: ``train`` or
+    empty trains, each named test part is scored on its own); a subject on both sides is an error.
     """
-    unique = sorted(set(subjects), key=_natural_key)
+    if protocol == "lodo":
+        datasets = sorted({s.dataset for s in samples})
+        if len(datasets) < 2:
+            raise ValueError(f"evaluation.protocol=lodo needs two or more databases, the samples hold {datasets}")
+        return [Fold(i, test_datasets=(d,)) for i, d in enumerate(datasets)]
+    if protocol == "split":
+        parts = sorted({s.part for s in samples} - {"", "train"})
+        if not parts:
+            raise ValueError("evaluation.protocol=split needs samples of a test part (a dataset with test sheets)")
+        fold = Fold(0, test_parts=tuple(parts))
+        train = {s.subject for s in samples if not fold.holds_out(s)}
+        shared = sorted(train & {s.subject for s in samples if fold.holds_out(s)}, key=_natural_key)
+        if shared:
+            raise ValueError(f"evaluation.protocol=split: subjects {shared} are in both the training and a test part")
+        return [fold]
+    unique = sorted({s.subject for s in samples}, key=_natural_key)
     if protocol == "loso":
         return [Fold(i, (s,)) for i, s in enumerate(unique)]
     if protocol == "kfold":
@@ -70,6 +106,19 @@ def make_folds(subjects: Sequence[str], *, protocol: str = "loso", num_folds: in
         order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
         return [Fold(k, tuple(sorted(order[k::num_folds]))) for k in range(num_folds)]
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def protocol_description(protocol: str, samples: Sequence[Member], folds: Sequence[Fold]) -> str:
+    """The protocol in the words a paper uses."""
+    subjects = len({s.subject for s in samples})
+    if protocol == "loso":
+        return f"leave-one-subject-out over {subjects} subjects"
+    if protocol == "kfold":
+        return f"{len(folds)}-fold subject-independent cross-validation over {subjects} subjects"
+    if protocol == "lodo":
+        names = ", ".join(f.test_datasets[0] for f in folds)
+        return f"leave-one-database-out over {len(folds)} databases ({names}), {subjects} subjects"
+    return f"published split: trained on the training part, scored on each test part ({', '.join(folds[0].test_parts)})"
 
 
 def fold_seed(seed: int, fold: Fold) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mer.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from mer.evaluation.curves import curves_figure
 from mer.evaluation.figures import confusion_figure, subject_figure
 from mer.evaluation.loso import columns, has_aus
 from mer.evaluation.metrics import au_scores, score
@@ -78,6 +79,18 @@ def markdown_report(results: Mapping) -> str:
             "",
         ]
     lines += ["![confusion matrix](confusion_matrix.png) ![per-subject accuracy](per_subject_accuracy.png)", ""]
+    if results.get("curves"):
+        lines += [
+            f"Training curves of the {results['curves']} folds (per-epoch CSVs in `folds/`): "
+            "![training curves](curves.png)",
+            "",
+        ]
+    for note in results.get("sample_notes") or []:
+        lines.append(f"- Sample note: {note}")
+    if results.get("left_out_no_face"):
+        lines.append(f"- Left out, no face found: {', '.join(results['left_out_no_face'])}")
+    if results.get("sample_notes") or results.get("left_out_no_face"):
+        lines.append("")
     lines += ["## Per class", "", "| Class | Support | Recall | F1 |", "|---|---|---|---|"]
     for c in classes:
         recall, f1 = results["per_class"]["recall"].get(c), results["per_class"]["f1"].get(c)
@@ -168,8 +181,13 @@ def latex_report(results: Mapping) -> str:
     )
 
 
-def write_run_outputs(run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping) -> None:
-    """``predictions.csv``, ``results.json``, ``report.md``, ``report.tex`` and the figures in ``run_dir``."""
+def write_run_outputs(
+    run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping, curves: Mapping | None = None
+) -> None:
+    """``predictions.csv``, ``results.json``, ``report.md``, ``report.tex`` and the figures in ``run_dir``
+    (``curves.png`` where the folds' training ``curves`` are given)."""
+    if curves:
+        curves_figure(run_dir / "curves.png", {str(results.get("model", "model")): curves})
     names = columns(rows)
     write_csv_atomic(run_dir / "predictions.csv", names, ([r[c] for c in names] for r in rows))
     write_json_atomic(run_dir / "results.json", dict(results))
@@ -186,6 +204,7 @@ def finish_run(
     run_dir: Path,
     seconds: float | None = None,
     relabelled: Sequence[Mapping[str, str]] | None = None,
+    curves: Mapping | None = None,
 ) -> dict:
     """Pool the prediction rows of a run (or of gathered fold jobs) and write every output.
 
@@ -196,6 +215,7 @@ def finish_run(
             wrote them to ``folds/plan.json``.
         relabelled: the training samples that confidence re-labelling changed, one row each with
             ``from`` and ``to`` classes (None: re-labelling was off).
+        curves: fold name -> training curve (:func:`mer.evaluation.curves.read_curves`).
     """
     import mer
 
@@ -224,11 +244,14 @@ def finish_run(
         model_target=model["_target_"],
         version=mer.__version__,
         seconds=None if seconds is None else round(seconds, 1),
+        curves=len(curves or {}),
+        left_out_no_face=list(plan.get("left_out_no_face", [])),
+        sample_notes=list(plan.get("sample_notes", [])),
     )
     if relabelled is not None:
         pairs = Counter(f"{r['from']} -> {r['to']}" for r in relabelled)
         results["relabelled"] = {"total": len(relabelled), "pairs": dict(sorted(pairs.items()))}
-    write_run_outputs(run_dir, rows, results)
+    write_run_outputs(run_dir, rows, results, curves)
     log.info(
         "UF1 %.4f  UAR %.4f  accuracy %.4f  (%d folds, %d samples) -> %s",
         results["uf1"],

@@ -44,8 +44,12 @@ def train_model(
     seed: int = 0,
     progress: bool = True,
     in_memory: bool = False,
-) -> list[float]:
-    """Train ``model`` in place for ``epochs`` and return each epoch's mean loss.
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train ``model`` in place for ``epochs`` and return each epoch's record: ``epoch``, mean
+    ``loss``, ``accuracy`` on the (augmented) training batches (None with the training methods, whose
+    loss hides the logits), ``sampling_power`` and ``reweight_power``; ``on_epoch`` gets each record
+    as the epoch ends (training curves, TensorBoard).
 
     ``labels`` are the training samples' classes, in the order of ``data``; the ``schedule``
     (:mod:`mer.training.schedules`) sets each epoch's class sampling and loss re-weighting from
@@ -73,84 +77,66 @@ def train_model(
     augment = augment or Augment()
     if mixup > 0 and methods:
         raise ValueError("trainer.mixup does not combine with the training methods (methods.*) yet")
+    if methods and distributed.active():
+        raise ValueError("the training methods (methods.*) do not run under torchrun yet; run one process")
     if hasattr(model, "generator"):
         model.generator = generator
     net = runtime.prepare(model.train())
     if in_memory and distributed.active():
         log.info("trainer.in_memory is for one process: under torchrun each process loads its shard")
         in_memory = False
-    source = _InMemoryBatches(data, runtime, norm, augment, generator) if in_memory else None
-    loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
-    sharded = None
-    if distributed.active():
-        if methods:
-            raise ValueError("the training methods (methods.*) do not run under torchrun yet; run one process")
+    weights = lambda power: _sampling_weights(labels, counts, power)  # noqa: E731
+    prepare = _Preparation(runtime, norm, augment, generator)
+    if in_memory:
+        source = _InMemoryBatches(data, prepare, batch_size, weights)
+    elif distributed.active():
         net = distributed.replicate(net, runtime.device)
-        sharded = distributed.ShardedEpochs(
-            lambda epoch: _epoch_order(
-                len(labels),
-                _sampling_weights(labels, counts, schedule.plan(epoch).sampling_power),
-                torch.Generator().manual_seed(seed * 100_003 + epoch),  # the same in every process
-            ),
-            len(labels),
-        )
-        loaders[None] = runtime.loader(
-            data,
-            batch_size=max(1, batch_size // distributed.world_size()),
-            shuffle=False,
-            sampler=sharded,
-            drop_last=len(data) > batch_size,
-        )
+        source = _ShardedBatches(data, prepare, batch_size, weights, seed)
+    else:
+        source = _LoaderBatches(data, prepare, batch_size, weights)
     opt = optimizer(model.parameters())
     scaler = torch.amp.GradScaler(enabled=runtime.use_scaler)
-    losses = []
+    history = []
     bar = tqdm(range(epochs), desc="epochs", leave=False, disable=not progress)
     for epoch in bar:
         plan = schedule.plan(epoch)
-        if source is not None:
-            batches = source.epoch(batch_size, _sampling_weights(labels, counts, plan.sampling_power))
-        elif sharded is not None:
-            sharded.set_epoch(epoch)
-            batches = _prepared(loaders[None], runtime, norm, augment, generator)
-        elif plan.sampling_power not in loaders:
-            sampler = None
-            weights = _sampling_weights(labels, counts, plan.sampling_power)
-            if weights is not None:
-                sampler = WeightedRandomSampler(weights, len(labels), replacement=True, generator=generator)
-            loaders[plan.sampling_power] = runtime.loader(
-                data,
-                batch_size=batch_size,
-                shuffle=sampler is None,
-                sampler=sampler,
-                generator=generator,
-                drop_last=len(data) > batch_size,
-            )
-        if source is None and sharded is None:
-            batches = _prepared(loaders[plan.sampling_power], runtime, norm, augment, generator)
         if base_weight is not None:
             loss_fn.set_class_weights(_reweighted(base_weight, counts, plan.reweight_power))
         drawn = torch.zeros(num_classes, dtype=torch.long, device=runtime.device)
         total = torch.zeros((), device=runtime.device)
+        correct = torch.zeros((), device=runtime.device)
         count = 0
-        for x, y, index in batches:
+        for x, y, index in source.epoch(epoch, plan.sampling_power):
             drawn += torch.bincount(y, minlength=num_classes)
             with runtime.autocast():
                 if methods:
-                    loss = model.training_loss(x, y, index, loss_fn)
+                    loss, logits = model.training_loss(x, y, index, loss_fn), None
                 elif mixup > 0:
-                    loss = _mixup_loss(net, loss_fn, x, y, mixup, generator)
+                    loss, logits = _mixup_loss(net, loss_fn, x, y, mixup, generator)
                 else:
-                    loss = loss_fn(net(x), y)
+                    logits = net(x)
+                    loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
             total += loss.detach() * len(y)
+            if logits is not None:
+                correct += (logits.detach().argmax(dim=1) == y).sum()
             count += len(y)
-        losses.append(total.item() / max(count, 1))
+        record = {
+            "epoch": epoch,
+            "loss": total.item() / max(count, 1),
+            "accuracy": None if methods else correct.item() / max(count, 1),
+            "sampling_power": plan.sampling_power,
+            "reweight_power": plan.reweight_power,
+        }
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
         if methods:
             model.end_epoch(epoch)
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{record['loss']:.3f}")
         changed = epoch == 0 or epoch == epochs - 1 or plan != schedule.plan(epoch - 1)
         log.log(
             logging.INFO if changed else logging.DEBUG,  # long runs log only where the schedule moves
@@ -161,11 +147,11 @@ def train_model(
             drawn.tolist(),
             plan.reweight_power,
             f", class weights {np.round(loss_fn.weight.tolist(), 3).tolist()}" if base_weight is not None else "",
-            losses[-1],
+            record["loss"],
         )
     if hasattr(model, "generator"):
         model.generator = None
-    return losses
+    return history
 
 
 def _sampling_weights(labels: Sequence[int], counts: Sequence[int], sampling_power: float) -> torch.Tensor | None:
@@ -181,19 +167,100 @@ def _epoch_order(n: int, weights: torch.Tensor | None, generator: torch.Generato
 
 
 def _mixup_loss(net: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor, alpha: float, generator):
-    """The loss of ``x`` mixed with a shuffled copy of itself, mixing the two labels' losses alike."""
+    """The loss of ``x`` mixed with a shuffled copy of itself, mixing the two labels' losses alike, and
+    the logits (training accuracy scores them against ``y``)."""
     lam = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator))).beta(alpha, alpha))
     order = torch.randperm(len(y), generator=generator).to(y.device)
     logits = net(lam * x + (1 - lam) * x[order])
-    return lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order])
+    return lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order]), logits
 
 
-def _prepared(loader, runtime: Runtime, norm: Normalization, augment: Augment, generator: torch.Generator):
-    """A DataLoader's uint8 batches as normalised, augmented model input on the device, with the
-    samples' positions in the training set."""
-    for clips, labels, index in loader:
-        x = augment(runtime.model_input(clips, norm), norm, generator)
-        yield x, labels.to(runtime.device, non_blocking=True), index.to(runtime.device, non_blocking=True)
+class _Preparation:
+    """uint8 batches to normalised, augmented model input on the device."""
+
+    def __init__(self, runtime: Runtime, norm: Normalization, augment: Augment, generator: torch.Generator):
+        self.runtime, self.norm, self.augment, self.generator = runtime, norm, augment, generator
+
+    def __call__(self, x: torch.Tensor, *, normalised: bool = False) -> torch.Tensor:
+        x = x if normalised else self.runtime.model_input(x, self.norm)
+        return self.augment(x, self.norm, self.generator)
+
+    def batches(self, loader):
+        """A DataLoader's batches as model input, labels and the samples' positions, on the device."""
+        device = self.runtime.device
+        for clips, labels, index in loader:
+            yield self(clips), labels.to(device, non_blocking=True), index.to(device, non_blocking=True)
+
+
+class _LoaderBatches:
+    """Batches from a DataLoader: shuffled, or drawn with the epoch's class-sampling weights."""
+
+    def __init__(self, data: Dataset, prepare: _Preparation, batch_size: int, weights):
+        self.data, self.prepare, self.batch_size, self.weights = data, prepare, batch_size, weights
+        self.loaders = {}  # one per sampling power, so persistent workers survive the epochs that share it
+
+    def epoch(self, epoch: int, sampling_power: float):
+        if sampling_power not in self.loaders:
+            weights = self.weights(sampling_power)
+            generator = self.prepare.generator
+            sampler = None
+            if weights is not None:
+                sampler = WeightedRandomSampler(weights, len(self.data), replacement=True, generator=generator)
+            self.loaders[sampling_power] = self.prepare.runtime.loader(
+                self.data,
+                batch_size=self.batch_size,
+                shuffle=sampler is None,
+                sampler=sampler,
+                generator=generator,
+                drop_last=len(self.data) > self.batch_size,
+            )
+        return self.prepare.batches(self.loaders[sampling_power])
+
+
+class _ShardedBatches:
+    """Under torchrun: every process draws the same epoch order and loads its own shard of it."""
+
+    def __init__(self, data: Dataset, prepare: _Preparation, batch_size: int, weights, seed: int):
+        n = len(data)
+        self.power = 1.0
+        self.sharded = distributed.ShardedEpochs(
+            lambda epoch: _epoch_order(
+                n, weights(self.power), torch.Generator().manual_seed(seed * 100_003 + epoch)
+            ),  # the same in every process
+            n,
+        )
+        self.prepare = prepare
+        self.loader = prepare.runtime.loader(
+            data,
+            batch_size=max(1, batch_size // distributed.world_size()),
+            shuffle=False,
+            sampler=self.sharded,
+            drop_last=n > batch_size,
+        )
+
+    def epoch(self, epoch: int, sampling_power: float):
+        self.power = sampling_power
+        self.sharded.set_epoch(epoch)
+        return self.prepare.batches(self.loader)
+
+
+class _InMemoryBatches:
+    """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
+
+    def __init__(self, data: Dataset, prepare: _Preparation, batch_size: int, weights):
+        clips, labels, _ = zip(*(data[i] for i in range(len(data))), strict=True)
+        self.x = prepare.runtime.model_input(torch.stack(clips), prepare.norm)
+        self.y = torch.as_tensor(labels, device=prepare.runtime.device)
+        self.prepare, self.batch_size, self.weights = prepare, batch_size, weights
+
+    def epoch(self, epoch: int, sampling_power: float):
+        """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
+        n, size = len(self.y), self.batch_size
+        order = _epoch_order(n, self.weights(sampling_power), self.prepare.generator)
+        stop = n - 1 if n % size == 1 and n > 1 else n
+        for start in range(0, stop, size):
+            index = order[start : start + size].to(self.y.device)
+            yield self.prepare(self.x.index_select(0, index), normalised=True), self.y[index], index
 
 
 class _Indexed(Dataset):
@@ -208,25 +275,6 @@ class _Indexed(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         clip, label = self.data[index]
         return clip, label, index
-
-
-class _InMemoryBatches:
-    """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
-
-    def __init__(self, data: Dataset, runtime: Runtime, norm: Normalization, augment: Augment, generator):
-        clips, labels, _ = zip(*(data[i] for i in range(len(data))), strict=True)
-        self.x = runtime.model_input(torch.stack(clips), norm)
-        self.y = torch.as_tensor(labels, device=runtime.device)
-        self.norm, self.augment, self.generator = norm, augment, generator
-
-    def epoch(self, batch_size: int, weights: torch.Tensor | None = None):
-        """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
-        n = len(self.y)
-        order = _epoch_order(n, weights, self.generator)
-        stop = n - 1 if n % batch_size == 1 and n > 1 else n
-        for start in range(0, stop, batch_size):
-            index = order[start : start + batch_size].to(self.y.device)
-            yield self.augment(self.x.index_select(0, index), self.norm, self.generator), self.y[index], index
 
 
 @torch.no_grad()

@@ -1,24 +1,36 @@
+from typing import NamedTuple
+
 import pytest
 
-from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, run_folds
+from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, protocol_description, run_folds
+
+
+class Member(NamedTuple):
+    subject: str
+    dataset: str = "d"
+    part: str = ""
+
+
+def members(subjects, **fields):
+    return [Member(s, **fields) for s in subjects]
 
 
 def test_loso_has_one_fold_per_subject_in_natural_order():
-    folds = make_folds(["sub10", "sub2", "sub2", "sub1"], protocol="loso")
+    folds = make_folds(members(["sub10", "sub2", "sub2", "sub1"]), protocol="loso")
     assert [f.test_subjects for f in folds] == [("sub1",), ("sub2",), ("sub10",)]
     assert [f.name for f in folds] == ["fold000", "fold001", "fold002"]
 
 
 def test_kfold_is_subject_disjoint_covering_and_balanced():
     subjects = [f"s{i}" for i in range(23)]
-    folds = make_folds(subjects, protocol="kfold", num_folds=10, seed=3)
+    folds = make_folds(members(subjects), protocol="kfold", num_folds=10, seed=3)
     held_out = [s for f in folds for s in f.test_subjects]
     assert sorted(held_out) == sorted(subjects)
     assert {len(f.test_subjects) for f in folds} == {2, 3}
-    assert folds == make_folds(subjects, protocol="kfold", num_folds=10, seed=3)
-    assert folds != make_folds(subjects, protocol="kfold", num_folds=10, seed=4)
+    assert folds == make_folds(members(subjects), protocol="kfold", num_folds=10, seed=3)
+    assert folds != make_folds(members(subjects), protocol="kfold", num_folds=10, seed=4)
     with pytest.raises(ValueError, match="num_folds"):
-        make_folds(subjects, protocol="kfold", num_folds=30)
+        make_folds(members(subjects), protocol="kfold", num_folds=30)
 
 
 def test_fold_seed_depends_on_seed_and_fold_only():
@@ -36,7 +48,7 @@ def rows_for(fold):
 
 
 def test_an_interrupted_run_resumes_without_redoing_or_rewriting_finished_folds(tmp_path):
-    folds = make_folds(["a", "b", "c"], protocol="loso")
+    folds = make_folds(members(["a", "b", "c"]), protocol="loso")
     calls = []
 
     def crashing(fold):
@@ -63,3 +75,22 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
     check_resumable(tmp_path, {"lr": 0.1, "epochs": 2})
     with pytest.raises(RuntimeError, match="changed: lr"):
         check_resumable(tmp_path, {"lr": 0.2, "epochs": 2})
+
+
+def test_lodo_holds_out_one_database_a_fold():
+    samples = members(["s1", "s2"], dataset="casme2") + members(["s1"], dataset="samm") + members(["x"], dataset="smic")
+    folds = make_folds(samples, protocol="lodo")
+    assert [[s.dataset for s in samples if f.holds_out(s)] for f in folds] == [["casme2", "casme2"], ["samm"], ["smic"]]
+    assert protocol_description("lodo", samples, folds).startswith("leave-one-database-out over 3 databases (casme2")
+    with pytest.raises(ValueError, match="two or more databases"):
+        make_folds(members(["a", "b"]), protocol="lodo")
+
+
+def test_split_trains_on_the_training_part_and_refuses_a_subject_on_both_sides():
+    samples = members(["a", "b"], part="train") + members(["c"], part="test_a") + members(["d"], part="test_b")
+    (fold,) = make_folds(samples, protocol="split")
+    assert [s.subject for s in samples if fold.holds_out(s)] == ["c", "d"] and fold.test_parts == ("test_a", "test_b")
+    with pytest.raises(ValueError, match=r"subjects \['a'\] are in both"):
+        make_folds([*samples, Member("a", part="test_b")], protocol="split")
+    with pytest.raises(ValueError, match="needs samples of a test part"):
+        make_folds(members(["a"]), protocol="split")

@@ -7,7 +7,6 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-import mer.train  # noqa: F401  (registers the config schema)
 from mer.models.cbam import CBAM3d
 from mer.models.transformer import TemporalTransformer, attentive_token_pooling
 

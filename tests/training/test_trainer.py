@@ -3,20 +3,17 @@ from torch.utils.data import TensorDataset
 
 from mer.data.transforms import Augment, Normalization
 from mer.training.device import resolve_runtime
-from mer.training.trainer import _Indexed, _InMemoryBatches
+from mer.training.trainer import _Indexed, _InMemoryBatches, _Preparation
 
 
 def batches(n, batch_size, weights=None, seed=0):
     data = TensorDataset(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1, 1).expand(n, 1, 1, 1, 3), torch.zeros(n))
-    source = _InMemoryBatches(
-        _Indexed(data),
-        resolve_runtime("cpu"),
-        Normalization((0, 0, 0), (1, 1, 1)),
-        Augment(),
-        torch.Generator().manual_seed(seed),
+    prepare = _Preparation(
+        resolve_runtime("cpu"), Normalization((0, 0, 0), (1, 1, 1)), Augment(), torch.Generator().manual_seed(seed)
     )
+    source = _InMemoryBatches(_Indexed(data), prepare, batch_size, lambda power: weights)
     out = []
-    for x, _, index in source.epoch(batch_size, weights):
+    for x, _, index in source.epoch(0, 1.0):
         values = (x[:, 0, 0, 0, 0] * 255).round().long()
         assert torch.equal(values, index)  # each batch names its samples' positions (per-sample methods state)
         out.append(values.tolist())
@@ -60,10 +57,10 @@ def test_mixup_mixes_inputs_and_the_two_labels_losses_with_one_seeded_weight():
     net = torch.nn.Linear(4, 3)
     x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
     loss_fn = torch.nn.CrossEntropyLoss()
-    got = _mixup_loss(net, loss_fn, x, y, 0.4, torch.Generator().manual_seed(5))
+    got, got_logits = _mixup_loss(net, loss_fn, x, y, 0.4, torch.Generator().manual_seed(5))
     replay = torch.Generator().manual_seed(5)  # the same draws, by hand
     lam = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=replay))).beta(0.4, 0.4))
     order = torch.randperm(6, generator=replay)
     logits = net(lam * x + (1 - lam) * x[order])
     expected = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order])
-    assert 0 < lam < 1 and torch.allclose(got, expected)
+    assert 0 < lam < 1 and torch.allclose(got, expected) and torch.allclose(got_logits, logits)

@@ -1,0 +1,139 @@
+"""First-run mistakes on the command line, caught before Hydra composes, each as one line saying what
+to type: a config group written as a key (``dataset.classes=megc3``), a choice that is not there
+(``model=r3dd``), a key that is not there (``trainer.epoch=3``), a model whose input the dataset
+cannot give (``model=ststnet`` on RGB clips)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+#: Input kinds by the tensor a model gets: clips are ``C x T x H x W``, images ``C x H x W``.
+CLIP_KINDS, IMAGE_KINDS = ("clips", "flow_clip"), ("flow", "images")
+
+
+class ConfigError(ValueError):
+    """A command-line mistake; the message names the fix."""
+
+
+def _groups(config_dir: Path) -> dict[str, list[str]]:
+    """Each config group (``dataset/classes``) and its choices."""
+    return {
+        str(d.relative_to(config_dir)): sorted(p.stem for p in d.glob("*.yaml"))
+        for d in sorted(config_dir.rglob("*"))
+        if d.is_dir() and any(d.glob("*.yaml"))
+    }
+
+
+def _hint(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _split(override: str) -> tuple[str, str] | None:
+    """``(key, value)`` of a plain ``key=value`` override; None for flags, ``+``/``~`` and Hydra's own keys."""
+    if override.startswith(("-", "+", "~")) or "=" not in override:
+        return None
+    key, value = override.split("=", 1)
+    if key.startswith("hydra.") or key.startswith("hydra/") or key == "hydra":
+        return None
+    return key.strip(), value.strip()
+
+
+def check_groups(overrides: Sequence[str], config_dir: Path) -> None:
+    """Groups written as keys and choices that do not exist, from the config folder alone."""
+    groups = _groups(config_dir)
+    for override in overrides:
+        parsed = _split(override)
+        if parsed is None:
+            continue
+        key, value = parsed
+        as_group = key.replace(".", "/")
+        if "." in key and as_group in groups:
+            raise ConfigError(
+                f"{override}: {as_group} is a config group, not a key; write {as_group}={value} "
+                f"(choices: {', '.join(groups[as_group])})"
+            )
+        if key not in groups or "(" in value or value.startswith("${"):
+            continue  # a sweep function (choice(...)) or an interpolation: Hydra's to judge
+        for choice in value.split(","):  # a multirun sweep lists several
+            if choice not in groups[key] and choice != "null":
+                raise ConfigError(
+                    f"{override}: there is no {key} {choice!r}{_hint(choice, groups[key])}; "
+                    f"choose {key}=one of {', '.join(groups[key])}"
+                )
+
+
+def _keys(node: object, prefix: str = "") -> list[str]:
+    if not isinstance(node, DictConfig):
+        return []
+    out = []
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        out.append(path)
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            out += _keys(child, f"{path}.")
+    return out
+
+
+def check_keys(overrides: Sequence[str], cfg: DictConfig, config_dir: Path) -> None:
+    """Keys that the composed configuration (``cfg``, composed with the group choices only) lacks."""
+    groups = _groups(config_dir)
+    known = None
+    for override in overrides:
+        parsed = _split(override)
+        if parsed is None or parsed[0] in groups:
+            continue
+        key = parsed[0]
+        if not _has(cfg, key):
+            known = known or _keys(cfg)
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            siblings = [k for k in known if k.rsplit(".", 1)[0] == parent] if parent else known
+            raise ConfigError(
+                f"{override}: there is no key {key}{_hint(key, siblings or known)}; "
+                f"to add a new key on purpose write +{override}"
+            )
+
+
+def _has(cfg: DictConfig, key: str) -> bool:
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, DictConfig):
+            return True  # inside a list or a value: Hydra's to judge
+        if part not in node.keys():
+            return False
+        node = node._get_node(part)
+    return True
+
+
+def check_input(cfg: DictConfig) -> None:
+    """The model's declared input (``input.kind``) against what the dataset gives (``dataset.kind``)."""
+    given, wanted = cfg.dataset.get("kind", "clips"), cfg.input.kind
+    clash = (given in CLIP_KINDS and wanted in IMAGE_KINDS) or (given in IMAGE_KINDS and wanted in CLIP_KINDS)
+    if clash:
+        size = "[" + ",".join(str(v) for v in cfg.input.size) + "]"
+        fix = (
+            f"dataset.kind={wanted} dataset.input_size={size}"
+            if given == "clips" and wanted == "flow"
+            else f"a model for {given} inputs"
+        )
+        raise ConfigError(
+            f"dataset {cfg.dataset.name!r} gives dataset.kind={given}, but the model takes input.kind={wanted} "
+            f"({'clips' if wanted in CLIP_KINDS else 'one image a sample'}): set {fix}"
+        )
+
+
+def check_command_line(overrides: Sequence[str], config_dir: Path, config_name: str = "config") -> None:
+    """Groups, choices and keys of a command line, before Hydra composes it (which would name a
+    missing key without the fix, or fail deep inside on a group given as a key)."""
+    from hydra import compose, initialize_config_dir
+
+    check_groups(overrides, config_dir)
+    groups = _groups(config_dir)
+    choices = [o for o in overrides if (p := _split(o)) is not None and p[0] in groups and "," not in p[1]]
+    with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
+        check_keys(overrides, compose(config_name, overrides=choices), config_dir)

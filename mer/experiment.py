@@ -1,0 +1,331 @@
+"""One experiment: the configured samples and their folds, each fold's fit and evaluation, the outputs.
+
+``python -m mer.train`` is this module's :func:`run` under Hydra. Writes into the run directory:
+``folds/<fold>.csv`` (resumable), ``folds/<fold>.curve.csv`` (loss and training accuracy per epoch),
+``predictions.csv``, ``results.json``, ``report.md``, ``curves.png`` and ``config_resolved.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset, Subset
+
+from mer.atomic import write_json_atomic, write_text_atomic
+from mer.checkpoint import save_checkpoint
+from mer.config_check import check_input
+from mer.data.annotations import Sample, au_set, au_sort_key
+from mer.data.build import build_dataset, face_stage
+from mer.data.transforms import Augment, Normalization
+from mer.evaluation.curves import CurveLog, read_curves
+from mer.evaluation.loso import (
+    Fold,
+    check_resumable,
+    fold_seed,
+    make_folds,
+    protocol_description,
+    read_relabelled,
+    run_folds,
+)
+from mer.evaluation.report import finish_run
+from mer.methods.model import with_methods
+from mer.provenance import data_fingerprint, git_commit
+from mer.seeding import seed_everything
+from mer.training import distributed
+from mer.training.device import Runtime, resolve_runtime
+from mer.training.trainer import predict, train_model
+
+log = logging.getLogger(__name__)
+
+#: Inputs whose channel 0 is horizontal flow, negated when a clip is mirrored.
+FLOW_KINDS = ("flow", "flow_clip", "images")
+
+#: Keys that do not change any fold's predictions, so a resumed run may differ in them.
+_RESUME_INDEPENDENT = (
+    "trainer.final_fit",
+    "evaluation.max_folds",
+    "evaluation.fold",
+    "trainer.progress",
+    "trainer.num_workers",
+    "trainer.num_threads",
+    "trainer.prefetch_factor",
+    "trainer.fold_workers",
+    "trainer.clip_cache",
+    "trainer.clip_cache_dir",
+    "trainer.tensorboard",
+)
+
+
+def _fingerprint(cfg: DictConfig) -> dict:
+    flat = OmegaConf.to_container(cfg, resolve=True)
+    for dotted in _RESUME_INDEPENDENT:
+        *parents, leaf = dotted.split(".")
+        node = flat
+        for p in parents:
+            node = node.get(p, {})
+        node.pop(leaf, None)
+    return flat
+
+
+def _fold_workers(trainer: DictConfig) -> int:
+    """How many folds train at once: ``null`` means one per CPU core for in-memory CPU training."""
+    if trainer.fold_workers is not None:
+        workers = int(trainer.fold_workers)
+    elif trainer.in_memory and (trainer.device == "cpu" or trainer.device == "auto" and not torch.cuda.is_available()):
+        workers = os.cpu_count() or 1
+    else:
+        workers = 1
+    if workers > 1 and not trainer.in_memory:
+        raise ValueError(f"trainer.fold_workers={workers} needs trainer.in_memory=true")
+    return max(workers, 1)
+
+
+@dataclass
+class Experiment:
+    """The configured data, recipe and runtime, shared by every fold of a run."""
+
+    cfg: DictConfig
+    samples: list[Sample]
+    data: Dataset
+    classes: list[str]
+    runtime: Runtime
+    norm: Normalization
+    augment: Augment
+    methods: dict
+    workers: int
+    writer: bool  # one process of a DDP group writes; the others only train
+    left_out_no_face: list[str]
+    _init_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> Experiment:
+        """Samples read and checked (faces located before any training), the dataset built, the runtime set."""
+        check_input(cfg)
+        trainer = cfg.trainer
+        workers = _fold_workers(trainer)
+        ddp_device = distributed.init_from_env()  # under torchrun: this process's GPU
+        if distributed.active() and workers > 1:
+            raise ValueError("under torchrun, folds run one at a time: set trainer.fold_workers=1")
+        runtime = resolve_runtime(
+            str(ddp_device) if ddp_device is not None else trainer.device,
+            amp=trainer.amp,
+            num_threads=trainer.num_threads or max(1, (os.cpu_count() or 1) // workers),
+            channels_last=trainer.channels_last,
+            compile=trainer.compile,
+            num_workers=trainer.num_workers,
+            prefetch_factor=trainer.prefetch_factor,
+        )
+        samples = instantiate(cfg.dataset.samples, _convert_="all")
+        located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(samples)  # no face: error or left out
+        kept = {id(s) for s in located}
+        methods = OmegaConf.to_container(cfg.methods, resolve=True)
+        flow_channels = [0] if cfg.dataset.kind in FLOW_KINDS else []  # flow inputs: channel 0 is horizontal flow
+        if methods["eac"]["negate_channels"] is None:
+            methods["eac"]["negate_channels"] = flow_channels
+        return cls(
+            cfg=cfg,
+            samples=located,
+            data=build_dataset(located, cfg.dataset, cache=trainer.clip_cache, cache_dir=trainer.clip_cache_dir),
+            classes=list(cfg.dataset.classes.names),
+            runtime=runtime,
+            norm=Normalization(**OmegaConf.to_container(cfg.dataset.normalization)),
+            augment=Augment(hflip=trainer.hflip, negate_channels=flow_channels, **trainer.augment),
+            methods=methods,
+            workers=workers,
+            writer=distributed.rank() == 0,
+            left_out_no_face=[s.id for s in samples if id(s) not in kept],
+        )
+
+    def fit(self, train: Sequence[int], seed: int, on_epoch: Callable[[dict], None] | None = None) -> torch.nn.Module:
+        """A fresh model trained on the samples ``train`` with the configured recipe."""
+        cfg, trainer = self.cfg, self.cfg.trainer
+        labels = [self.samples[i].label for i in train]
+        num_classes = len(self.classes)
+        with self._init_lock:  # weights are drawn from torch's global generator: one fold at a time
+            seed_everything(seed)
+            model = with_methods(
+                instantiate(cfg.model, num_classes=num_classes),
+                self.methods,
+                num_classes=num_classes,
+                labels=labels,
+                aus=[self.samples[i].aus for i in train],
+                norm=self.norm,
+            )
+        if self.workers > 1 and not hasattr(model, "generator"):
+            raise ValueError(
+                f"trainer.fold_workers={self.workers} needs a model that draws its dropout from its own generator "
+                "(STSTNet); set trainer.fold_workers=1 or run folds as a multirun (docs/guide.md)"
+            )
+        train_model(
+            model,
+            Subset(self.data, list(train)),
+            labels=labels,
+            num_classes=num_classes,
+            schedule=instantiate(cfg.schedule),
+            loss_fn=instantiate(cfg.loss)(class_counts=[labels.count(c) for c in range(num_classes)]),
+            optimizer=instantiate(trainer.optimizer),
+            epochs=trainer.epochs,
+            batch_size=trainer.batch_size,
+            runtime=self.runtime,
+            norm=self.norm,
+            augment=self.augment,
+            mixup=trainer.mixup,
+            seed=seed,
+            progress=trainer.progress and self.workers == 1,
+            in_memory=trainer.in_memory,
+            on_epoch=on_epoch,
+        )
+        return model
+
+    def evaluate(self, model: torch.nn.Module, fold: Fold, test: Sequence[int]) -> list[dict[str, object]]:
+        """One prediction row per held-out sample (with the AU head's calls where the model has one)."""
+        evaluate = {"batch_size": self.cfg.trainer.eval_batch_size, "runtime": self.runtime, "norm": self.norm}
+        held_out = Subset(self.data, list(test))
+        probs = predict(model, held_out, **evaluate)
+        rows = [
+            {
+                "id": self.samples[i].id,
+                "clip": self.samples[i].clip,
+                "subject": self.samples[i].subject,
+                "dataset": _scored_as(self.samples[i]),
+                "label": self.classes[self.samples[i].label],
+                "prediction": self.classes[int(p.argmax())],
+                "fold": fold.name,
+            }
+            for i, p in zip(test, probs, strict=True)
+        ]
+        if getattr(model, "au", None) is not None:  # the AU head's calls, scored in the report
+            au_probs = predict(model, held_out, output=model.au_probabilities, **evaluate)
+            for row, i, p in zip(rows, test, au_probs, strict=True):
+                row["aus"] = "+".join(sorted(au_set(self.samples[i].aus), key=au_sort_key))
+                row["aus_predicted"] = "+".join(a for a, v in zip(model.au_vocabulary, p, strict=True) if v >= 0.5)
+        return rows
+
+    def run_fold(self, fold: Fold, folds_dir: Path) -> list[dict[str, object]]:
+        """Train on every sample the fold does not hold out, predict the held-out ones; the fold's
+        curve (and re-labelling record) is written beside its predictions."""
+        test = [i for i, s in enumerate(self.samples) if fold.holds_out(s)]
+        train = [i for i, s in enumerate(self.samples) if not fold.holds_out(s)]
+        curve = CurveLog(
+            folds_dir / f"{fold.name}.curve.csv",
+            tensorboard=folds_dir.parent / "tensorboard" / fold.name if self.cfg.trainer.tensorboard else None,
+        )
+        model = self.fit(train, fold_seed(self.cfg.seed, fold), on_epoch=curve.add)
+        rows = self.evaluate(model, fold, test)
+        if self.writer:
+            curve.write()
+            if getattr(model, "confidence", None) is not None:
+                relabelled = [
+                    _relabel_row(self.samples[train[k]], self.classes[a], self.classes[b])
+                    for k, (a, b) in sorted(model.confidence.relabelled().items())
+                ]
+                write_json_atomic(folds_dir / f"{fold.name}.relabelled.json", relabelled)
+        curve.close()
+        return rows
+
+
+def _scored_as(sample: Sample) -> str:
+    """The report's table row of a sample: its database, or the published test part it belongs to."""
+    return f"{sample.dataset}/{sample.part}" if sample.part else sample.dataset
+
+
+def _relabel_row(sample: Sample, old: str, new: str) -> dict[str, str]:
+    return {"id": sample.id, "clip": sample.clip, "subject": sample.subject, "from": old, "to": new}
+
+
+def _chosen_folds(cfg: DictConfig, all_folds: list[Fold]) -> list[Fold]:
+    if cfg.evaluation.fold is not None:
+        if not 0 <= cfg.evaluation.fold < len(all_folds):
+            raise ValueError(f"evaluation.fold={cfg.evaluation.fold}: there are folds 0..{len(all_folds) - 1}")
+        return [all_folds[cfg.evaluation.fold]]
+    return all_folds[: cfg.evaluation.max_folds] if cfg.evaluation.max_folds else all_folds
+
+
+def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
+    """Run the configured protocol in ``run_dir`` (resuming finished folds) and write its outputs.
+
+    With ``evaluation.fold=K`` only fold K runs, into ``folds_dir`` (shared by the jobs of a
+    multirun), and the pooled outputs are left to ``python -m mer.report --gather``.
+    """
+    started = time.time()
+    if cfg.evaluation.selection != "last_epoch":
+        raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
+    if cfg.trainer.final_fit and cfg.methods.dan.enabled:
+        raise ValueError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    experiment = Experiment.from_config(cfg)
+    samples = experiment.samples
+    all_folds = make_folds(samples, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed)
+    folds = _chosen_folds(cfg, all_folds)
+    log.info(
+        "%d samples, %d subjects, %d of %d folds on %s",
+        len(samples),
+        len({s.subject for s in samples}),
+        len(folds),
+        len(all_folds),
+        experiment.runtime.device,
+    )
+    folds_dir = folds_dir or run_dir / "folds"
+    writer = experiment.writer
+    if writer:
+        check_resumable(folds_dir, _fingerprint(cfg))  # before anything is written: a refused resume changes nothing
+        write_text_atomic(run_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    plan = {
+        "folds": [f.name for f in all_folds],
+        "fold_seeds": {f.name: fold_seed(cfg.seed, f) for f in all_folds},
+        "protocol_description": protocol_description(cfg.evaluation.protocol, samples, all_folds),
+        "data_fingerprint": data_fingerprint(samples),
+        "git_commit": git_commit(),  # the code that trains, not whatever is checked out when it ends
+        "left_out_no_face": experiment.left_out_no_face,
+        "sample_notes": list(getattr(samples, "notes", [])),
+    }
+    if writer:
+        write_json_atomic(folds_dir / "plan.json", plan)
+    progress = cfg.trainer.progress and writer
+    rows = run_folds(
+        folds,
+        lambda fold: experiment.run_fold(fold, folds_dir),
+        folds_dir,
+        progress=progress,
+        workers=experiment.workers,
+        write=writer,
+    )
+    if cfg.evaluation.fold is not None:
+        log.info(
+            "%s written to %s; pool all folds with: python -m mer.report --gather %s",
+            folds[0].name,
+            folds_dir,
+            folds_dir.parent,
+        )
+        return {"fold": folds[0].name, "num_samples": len(rows)}
+    everyone = list(range(len(samples)))
+    if not writer:
+        if cfg.trainer.final_fit:
+            experiment.fit(everyone, cfg.seed)  # a replica of the writer's final model
+        return {}
+    results = finish_run(
+        OmegaConf.to_container(cfg, resolve=True),
+        plan,
+        rows,
+        run_dir,
+        seconds=time.time() - started,
+        relabelled=read_relabelled(folds_dir, [f.name for f in folds]),
+        curves=read_curves(folds_dir, [f.name for f in folds]),
+    )
+    if cfg.trainer.final_fit:
+        log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
+        model = experiment.fit(everyone, cfg.seed)
+        predictor = getattr(model, "backbone", model)  # the methods shape training; the backbone predicts
+        save_checkpoint(
+            run_dir / "final_model.pt", predictor, OmegaConf.to_container(cfg, resolve=True), experiment.classes
+        )
+    return results

@@ -1,0 +1,67 @@
+"""The first-run mistakes on mer.train's command line, each one line naming the fix."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from mer.config_check import ConfigError, check_command_line, check_input
+from tests.conftest import CONFIGS
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["dataset.classes=megc3"], r"dataset/classes is a config group, not a key; write dataset/classes=megc3 \("),
+        (["model=r3dd"], r"no model 'r3dd' \(did you mean r3d\?\); choose model=one of .*ststnet"),
+        (["model=r3d,r3dd", "--multirun"], r"no model 'r3dd'"),
+        (["trainer.epoch=3"], r"no key trainer.epoch \(did you mean trainer.epochs\?\); .* write \+trainer.epoch=3"),
+        (["dataset=csv", "dataset.roots=/x"], r"no key dataset.roots \(did you mean dataset.root\?\)"),
+        (["model=r3d", "model.width=[8]"], r"no key model.width \(did you mean model.widths\?\)"),
+    ],
+)
+def test_a_mistyped_group_choice_or_key_names_the_fix(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        check_command_line(overrides, CONFIGS)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["dataset=casme2", "dataset.root=/r", "dataset.annotations=/a.xlsx", "dataset/classes=megc3"],
+        ["dataset=dfme_split", "dataset.test_sheets={test_a:/t.xlsx}", "evaluation=split"],
+        ["model=r3d,transformer", "--multirun", "hydra.run.dir=/tmp/x", "seed=2", "+trainer.extra=1"],
+        ["dataset=megc2019_flow", "dataset.samples.au_sheets={casme2:/s.xlsx}", "trainer.optimizer.lr=3e-4"],
+    ],
+)
+def test_correct_command_lines_pass(overrides):
+    check_command_line(overrides, CONFIGS)
+
+
+def compose_config(*overrides):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_a_model_whose_input_the_dataset_cannot_give_names_the_keys_to_set():
+    with pytest.raises(ConfigError, match=r"dataset.kind=clips, .* input.kind=flow .*: set dataset.kind=flow "):
+        check_input(compose_config("model=ststnet"))  # the synthetic set's fixed RGB clips
+    with pytest.raises(ConfigError, match=r"dataset.kind=images, .* input.kind=flow_clip .*a model for images"):
+        check_input(compose_config("dataset=megc2019_flow", "dataset.root=/r", "model=r3d"))
+    check_input(compose_config("model=ststnet", "dataset.kind=flow", "dataset.input_size=[28,28]"))
+    check_input(compose_config("dataset=casme2", "dataset.root=/r", "dataset.annotations=/a", "model=ststnet"))
+
+
+def test_the_command_prints_one_line_and_exits_before_training(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "mer.train", "dataset.classes=megc3", f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("mer.train: dataset.classes=megc3: dataset/classes is a config group, not a key; write ")
+    assert "dataset/classes=megc3 (choices: " in line and "megc3" in line.split("choices: ")[1]
+    assert not any(tmp_path.iterdir())
