@@ -1,3 +1,4 @@
+import csv
 from collections import Counter
 
 import pytest
@@ -96,3 +97,22 @@ def test_the_real_sheet_gives_the_published_counts(tmp_path):
     assert Counter(s.emotion.lower() for s in samples) == PUBLISHED
     assert len({s.id for s in samples}) == 159 and all(s.id == s.clip for s in samples)  # one clip a sample
     assert samples[0].path == tmp_path / "006" / "006_1_2" and (samples[0].onset, samples[0].offset) == (5562, 5632)
+
+
+COMPOSITE = SHARED_DATA / "megc2019_composite" / "samples.csv"
+
+
+@pytest.mark.skipif(not (REAL_SHEET.is_file() and COMPOSITE.is_file()), reason="../shared SAMM data absent")
+def test_the_real_sheet_on_the_megc_classes_is_the_composites_samm_part():
+    three = dict(
+        classes=["negative", "positive", "surprise"],
+        class_map={e: "negative" for e in ("anger", "contempt", "disgust", "fear", "sadness")}
+        | {"happiness": "positive", "other": None},
+    )
+    samples = load_samm(root="unused", annotations=REAL_SHEET, check_frames=False, **three)
+    with COMPOSITE.open() as handle:
+        official = {
+            (r["sub"], r["filename_o"]): int(r["label"]) for r in csv.DictReader(handle) if r["dataset"] == "samm"
+        }
+    assert {(s.subject, s.clip.split("/")[1]): s.label for s in samples} == official  # 133: 92 / 26 / 15
+    assert Counter(official.values()) == {0: 92, 1: 26, 2: 15}
