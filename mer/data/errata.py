@@ -1,11 +1,14 @@
 """Known errata of official release sheets, kept as data next to their readers and applied to the
 sheet's rows before they are read, each logged with its sheet line.
 
-An errata file (YAML) lists, per broken row: its sheet ``line``, the ``row`` values that identify it
+An errata file (YAML) names the number of data rows of the release sheet it describes
+(``release_rows``) and lists, per broken row: its sheet ``line``, the ``row`` values that identify it
 as released (columns named as in the sheet), the ``problem``, the ``action`` (``drop``, or
-``correct`` with ``set: {column: value}``) and the ``reason`` (where the correction comes from). An
-erratum whose row no longer holds those values is an error: the sheet is not the release the errata
-describe, and silently correcting another row would be worse than stopping.
+``correct`` with ``set: {column: value}``) and the ``reason`` (where the correction comes from). On a
+sheet of the release's length, an erratum whose row no longer holds those values is an error: the
+release was edited, and silently correcting another row would be worse than stopping. A sheet of
+another length is another file (a subset, a fixture, another version): the errata are not applied,
+and a note says so.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ class Erratum:
     set: Mapping[str, object]
 
 
+@dataclass(frozen=True)
+class Errata:
+    path: Path
+    release_rows: int | None  # data rows of the release sheet the entries describe; None: any sheet
+    entries: tuple[Erratum, ...]
+
+
 def errata_path(errata: str | Path) -> Path:
     """A packaged errata file by name (``casme3``), or a file of the user's own."""
     packaged = ERRATA_DIR / f"{errata}.yaml"
@@ -46,10 +56,11 @@ def errata_path(errata: str | Path) -> Path:
     return path
 
 
-def load_errata(errata: str | Path) -> list[Erratum]:
+def load_errata(errata: str | Path) -> Errata:
     """The errata of a file, checked entry by entry (an error names the file and the entry)."""
     path = errata_path(errata)
-    entries = (yaml.safe_load(path.read_text()) or {}).get("errata") or []
+    content = yaml.safe_load(path.read_text()) or {}
+    entries = content.get("errata") or []
     out = []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}, erratum {number}"
@@ -67,7 +78,8 @@ def load_errata(errata: str | Path) -> list[Erratum]:
         if erratum.action not in ACTIONS or (erratum.action == "correct") != bool(erratum.set):
             raise AnnotationError(f"{where}: action is drop, or correct with set: {{column: value}}")
         out.append(erratum)
-    return out
+    rows = content.get("release_rows")
+    return Errata(path=path, release_rows=None if rows is None else int(rows), entries=tuple(out))
 
 
 def _same(a: object, b: object) -> bool:
@@ -80,20 +92,27 @@ def _same(a: object, b: object) -> bool:
 
 
 def apply_errata(
-    rows: Sequence[tuple[int, dict[str, object]]], errata: Sequence[Erratum], *, sheet: str | Path
+    rows: Sequence[tuple[int, dict[str, object]]], errata: Errata, *, sheet: str | Path
 ) -> tuple[list[tuple[int, dict[str, object]]], list[str]]:
     """``rows`` (``(line, values)`` of a sheet) with ``errata`` applied, and a note for each:
     ``"sheet, line N: corrected Offset 0 -> 1845 (problem; reason)"`` or ``"...: dropped (...)"``."""
+    if errata.release_rows is not None and len(rows) != errata.release_rows:
+        note = (
+            f"{sheet}: the release errata {errata.path.name} are not applied: the release they describe has "
+            f"{errata.release_rows} rows, this sheet {len(rows)}"
+        )
+        log.warning("%s", note)
+        return list(rows), [note]
     by_line = {line: values for line, values in rows}
     dropped, notes = set(), []
-    for erratum in errata:
+    for erratum in errata.entries:
         where = f"{sheet}, line {erratum.line}"
         values = by_line.get(erratum.line)
         found = {k: (values or {}).get(k) for k in erratum.row}
         if values is None or not all(_same(found[k], v) for k, v in erratum.row.items()):
             raise AnnotationError(
                 f"{where}: a known erratum expects {dict(erratum.row)}, the sheet has {found if values else 'no row'}; "
-                "this is not the release sheet the errata describe (dataset.samples.errata=null reads it as it is)"
+                "the release sheet was edited (dataset.samples.errata=null reads it as it is)"
             )
         if erratum.action == "drop":
             dropped.add(erratum.line)

@@ -57,11 +57,26 @@ def test_a_malformed_erratum_names_the_file_and_entry(tmp_path, entry):
         load_errata(write_errata(tmp_path / "e.yaml", entry))
 
 
+def test_errata_of_a_release_leave_a_sheet_of_another_length_as_it_is(tmp_path):
+    errata = write_errata(
+        tmp_path / "e.yaml",
+        "  - {line: 3, row: {Offset: 0}, problem: p, action: correct, set: {Offset: 55}, reason: r}\n",
+    )
+    errata.write_text("release_rows: 3\n" + errata.read_text())
+    rows, notes = apply_errata(ROWS, load_errata(errata), sheet="labels.xlsx")
+    assert rows[1] == (3, {**ROWS[1][1], "Offset": 55}) and len(notes) == 1
+    rows, notes = apply_errata(ROWS[:2], load_errata(errata), sheet="labels.xlsx")
+    assert rows == ROWS[:2] and notes == [
+        "labels.xlsx: the release errata e.yaml are not applied: the release they describe has 3 rows, this sheet 2"
+    ]
+
+
 def test_the_packaged_errata_load_by_name():
     names = sorted(p.stem for p in ERRATA_DIR.glob("*.yaml"))
     assert "casme3" in names
     for name in names:
-        assert load_errata(name), name
+        errata = load_errata(name)
+        assert errata.entries and errata.release_rows, name
 
 
 SHEET = "Subject,Filename,Onset,Apex,Offset,emotion\n"

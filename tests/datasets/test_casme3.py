@@ -21,7 +21,7 @@ def test_reads_the_part_a_sheet_into_colour_frame_folders(tmp_path):
     )
     write_frame_folder(tmp_path / "spNO.1" / "a" / "color", range(137, 156), prefix="")
     write_frame_folder(tmp_path / "spNO.1" / "b" / "color", range(10, 31), prefix="")
-    samples = load_casme3(root=tmp_path, annotations=sheet, classes=SEVEN, errata=None)  # not the release
+    samples = load_casme3(root=tmp_path, annotations=sheet, classes=SEVEN)
     assert [(s.subject, s.clip, s.onset, s.apex, s.offset, s.emotion, s.label) for s in samples] == [
         ("spNO.1", "spNO.1/a/color", 137, 143, 155, "surprise", 6),
         ("spNO.1", "spNO.1/b/color", 10, 18, 30, "disgust", 1),
@@ -39,7 +39,6 @@ def test_the_megc_three_classes_and_a_broken_order(tmp_path):
             annotations=sheet,
             classes=["negative", "positive", "surprise"],
             class_map={"sad": "negative", "others": None},
-            errata=None,
         )
 
 
