@@ -219,7 +219,9 @@ class Experiment:
         train = [i for i, s in enumerate(self.samples) if not fold.holds_out(s)]
         curve = CurveLog(
             folds_dir / f"{fold.name}.curve.csv",
-            tensorboard=folds_dir.parent / "tensorboard" / fold.name if self.cfg.trainer.tensorboard else None,
+            tensorboard=folds_dir.parent / "tensorboard" / fold.name
+            if self.cfg.trainer.tensorboard and self.writer
+            else None,
         )
         model = self.fit(train, fold_seed(self.cfg.seed, fold), on_epoch=curve.add)
         rows = self.evaluate(model, fold, test)
