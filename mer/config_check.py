@@ -132,6 +132,9 @@ def check_command_line(overrides: Sequence[str], config_dir: Path, config_name: 
     missing key without the fix, or fail deep inside on a group given as a key)."""
     from hydra import compose, initialize_config_dir
 
+    from mer.config import register
+
+    register()  # the schema the configs' defaults name
     check_groups(overrides, config_dir)
     groups = _groups(config_dir)
     choices = [o for o in overrides if (p := _split(o)) is not None and p[0] in groups and "," not in p[1]]

@@ -104,6 +104,7 @@ class Experiment:
     workers: int
     writer: bool  # one process of a DDP group writes; the others only train
     left_out_no_face: list[str]
+    sample_notes: list[str]  # what the reader corrected or skipped, sheet line by sheet line
     _init_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -143,6 +144,7 @@ class Experiment:
             workers=workers,
             writer=distributed.rank() == 0,
             left_out_no_face=[s.id for s in samples if id(s) not in kept],
+            sample_notes=list(getattr(samples, "notes", [])),
         )
 
     def fit(self, train: Sequence[int], seed: int, on_epoch: Callable[[dict], None] | None = None) -> torch.nn.Module:
@@ -217,7 +219,9 @@ class Experiment:
         train = [i for i, s in enumerate(self.samples) if not fold.holds_out(s)]
         curve = CurveLog(
             folds_dir / f"{fold.name}.curve.csv",
-            tensorboard=folds_dir.parent / "tensorboard" / fold.name if self.cfg.trainer.tensorboard else None,
+            tensorboard=folds_dir.parent / "tensorboard" / fold.name
+            if self.cfg.trainer.tensorboard and self.writer
+            else None,
         )
         model = self.fit(train, fold_seed(self.cfg.seed, fold), on_epoch=curve.add)
         rows = self.evaluate(model, fold, test)
@@ -286,7 +290,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         "data_fingerprint": data_fingerprint(samples),
         "git_commit": git_commit(),  # the code that trains, not whatever is checked out when it ends
         "left_out_no_face": experiment.left_out_no_face,
-        "sample_notes": list(getattr(samples, "notes", [])),
+        "sample_notes": experiment.sample_notes,
     }
     if writer:
         write_json_atomic(folds_dir / "plan.json", plan)

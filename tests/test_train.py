@@ -240,3 +240,39 @@ def test_leave_one_database_out_on_the_composite_reports_each_database(tmp_path)
     assert results["protocol_description"].startswith("leave-one-database-out over 3 databases (casme2, samm, smic)")
     rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))
     assert {r["dataset"]: r["fold"] for r in rows} == {"casme2": "fold000", "samm": "fold001", "smic": "fold002"}
+
+
+def test_several_intervals_of_one_video_are_predicted_and_named_apart(tmp_path):
+    """CAS(ME)^3's layout: one video, several micro-expressions; predictions.csv keeps them apart."""
+    from tests.conftest import write_frame_folder
+
+    rows = ["Subject,Filename,Onset,Apex,Offset,AU,Objective class,emotion"]
+    for subject in ("spNO.1", "spNO.2", "spNO.3"):
+        write_frame_folder(tmp_path / "A" / subject / "a" / "color", range(1, 41), prefix="", size=24)
+        rows += [
+            f"{subject},a,1,5,12,4,1,happy",
+            f"{subject},a,20,26,33,4,1,disgust",
+            f"{subject},a,34,36,40,4,1,surprise",
+        ]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                "dataset=casme3",
+                f"dataset.root={tmp_path / 'A'}",
+                f"dataset.annotations={tmp_path / 'labels.csv'}",
+                "dataset/classes=megc3",
+                "dataset.face.mode=none",
+                "input.kind=clips",
+                "input.size=[16,16]",
+                "input.num_frames=4",
+                "trainer.epochs=1",
+                "trainer.progress=false",
+                f"trainer.clip_cache_dir={tmp_path / 'cache'}",
+            ],
+        )
+    run(cfg, tmp_path / "run")
+    ids = [r["id"] for r in csv.DictReader((tmp_path / "run" / "predictions.csv").open())]
+    assert len(ids) == 9 and len(set(ids)) == 9
+    assert "spNO.2/a/color#20-33" in ids and "spNO.2/a/color#34-40" in ids

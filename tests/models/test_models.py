@@ -16,6 +16,7 @@ MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
 IMAGE_MODELS = {
     "ststnet": ["dataset=megc2019_flow", "dataset.root=unused"],
     "offapexnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "facetoponet": ["dataset=megc2019_flow", "dataset.root=unused"],
 }
 
 
