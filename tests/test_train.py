@@ -272,7 +272,9 @@ def test_several_intervals_of_one_video_are_predicted_and_named_apart(tmp_path):
                 f"trainer.clip_cache_dir={tmp_path / 'cache'}",
             ],
         )
-    run(cfg, tmp_path / "run")
+    results = run(cfg, tmp_path / "run")
+    (note,) = results["sample_notes"]  # what the reader did with the sheet reaches the results and the report
+    assert "errata casme3.yaml are not applied" in note and note in (tmp_path / "run" / "report.md").read_text()
     ids = [r["id"] for r in csv.DictReader((tmp_path / "run" / "predictions.csv").open())]
     assert len(ids) == 9 and len(set(ids)) == 9
     assert "spNO.2/a/color#20-33" in ids and "spNO.2/a/color#34-40" in ids
