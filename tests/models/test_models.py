@@ -16,6 +16,9 @@ MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
 IMAGE_MODELS = {
     "ststnet": ["dataset=megc2019_flow", "dataset.root=unused"],
     "offapexnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "htnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "dual_inception": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "rcn": ["dataset=megc2019_flow", "dataset.root=unused"],
 }
 
 
@@ -28,6 +31,7 @@ def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
 
 def test_the_zoo_is_complete():
     zoo = {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet", "offapexnet"}
+    zoo |= {"htnet", "dual_inception", "rcn"}
     assert set(MODELS) >= zoo
 
 
