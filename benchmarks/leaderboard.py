@@ -44,7 +44,7 @@ PUBLISHED = {
         "STSTNet",
         0.7353,
         "Liong et al., FG 2019 (arXiv:1902.03634), abstract",
-        "christy1206/STSTNet main.py (and main.m)",
+        "christy1206/STSTNet main.py, main.m",
         False,
         "the weights after the last epoch",
     ),
@@ -59,7 +59,7 @@ PUBLISHED = {
     "dual_inception": Published(
         "Dual-Inception",
         0.7322,
-        "Zhou et al., FG 2019 (MEGC 2019)",
+        "Zhou et al., FG 2019 (MEGC 2019); figure as issue 16 quotes it, not checked against the paper",
         "xly135846/MEGC2019 dual_inception.py, image_process.py",
         False,
         "the epoch of best loss on the test subject's database's other subjects, which it leaves out of training",
@@ -67,7 +67,7 @@ PUBLISHED = {
     "rcn": Published(
         "RCN",
         0.7432,
-        "Xia et al., IEEE TIP 2020",
+        "Xia et al., IEEE TIP 2020; figure as issue 16 quotes it (variant not named), not checked against the paper",
         "xiazhaoqiang/ParameterFreeRCNs-MicroExpressionRec ModelTrain_Final.py",
         False,
         "the weights after the last epoch",
@@ -75,7 +75,7 @@ PUBLISHED = {
     "htnet": Published(
         "HTNet",
         0.8603,
-        "Wang et al., Neurocomputing 2024",
+        "Wang et al., Neurocomputing 2024; figure as issue 16 quotes it, not checked against the paper",
         "wangzhifengharrison/HTNet main_HTNet.py",
         True,
         "per held-out subject, the predictions of the epoch with the best accuracy on that subject",
