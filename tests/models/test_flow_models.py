@@ -5,7 +5,15 @@ import torch
 from torch import nn
 
 from mer.models.dual_inception import DualInception
-from mer.models.htnet import FALLBACK_LANDMARKS, PUBLISHED_CENTRES, FacialRegions, HTNet, region_centres
+from mer.models.htnet import (
+    FALLBACK_LANDMARKS,
+    PUBLISHED_CENTRES,
+    FacialRegions,
+    HTNet,
+    _from_blocks,
+    _to_blocks,
+    region_centres,
+)
 from mer.models.rcn import RCN, class_weight_attention
 from tests.models.test_models import build
 
@@ -53,6 +61,17 @@ def test_htnet_is_as_published_and_reads_only_the_four_regions():
         assert not torch.equal(net(x), net(changed))
     # 4 x 4, 2 x 2, 1 x 1 blocks of one token each, 256, 512, 1024 wide
     assert widths[:3] == [(32, 256, 1, 1), (8, 512, 1, 1), (2, 1024, 1, 1)]
+
+
+def test_htnet_blocks_are_the_maps_tiles_and_attention_sees_each_tile_on_larger_images():
+    x = torch.randn(2, 5, 8, 8)
+    blocks = _to_blocks(x, 4)  # 4 x 4 tiles of 2 x 2 positions, sample by sample, row by row
+    assert blocks.shape == (32, 5, 2, 2) and torch.equal(blocks[16 + 4 * 1 + 2], x[1, :, 2:4, 4:6])
+    assert torch.equal(_from_blocks(blocks, 4), x)
+    net = HTNet(num_classes=3, image_size=56, dim=8, heads=1, block_repeats=(1, 1, 1)).eval()
+    tokens = []
+    net.levels[0].register_forward_hook(lambda m, args, out: tokens.append(args[0].shape[-2:]))
+    assert net(torch.rand(1, 3, 56, 56)).shape == (1, 3) and tokens == [(2, 2)]  # 56 / 7 / 4: 2 x 2 tokens a tile
 
 
 def test_a_small_htnet_overfits_a_tiny_batch():
