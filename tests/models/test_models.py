@@ -17,6 +17,10 @@ IMAGE_MODELS = {
     "ststnet": ["dataset=megc2019_flow", "dataset.root=unused"],
     "offapexnet": ["dataset=megc2019_flow", "dataset.root=unused"],
     "facetoponet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "htnet": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "dual_inception": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "rcn": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "ensemble_flow": ["dataset=megc2019_flow", "dataset.root=unused"],
 }
 
 
@@ -29,6 +33,7 @@ def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
 
 def test_the_zoo_is_complete():
     zoo = {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet", "offapexnet"}
+    zoo |= {"htnet", "dual_inception", "rcn", "ensemble_flow"}
     assert set(MODELS) >= zoo
 
 
