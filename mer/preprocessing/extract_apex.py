@@ -153,7 +153,9 @@ def _write_aligned(source: FrameSource, track: FaceTrack, sample: Sample, option
     write_video(target, frames, int(round(sample.fps or 30)))
 
 
-def clip_curves(grey: np.ndarray, track: FaceTrack | None, method: str) -> tuple[np.ndarray, int, dict[str, np.ndarray]]:
+def clip_curves(
+    grey: np.ndarray, track: FaceTrack | None, method: str
+) -> tuple[np.ndarray, int, dict[str, np.ndarray]]:
     """The clip's motion curve, the index of its apex, and each landmark region's curve (none
     without landmarks: ``regions`` falls back to the whole-face ``flow``)."""
     if method == "regions" and track is not None:
