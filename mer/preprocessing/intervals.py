@@ -46,8 +46,8 @@ class Settings:
     window: float = 10.0  # the face is located again every this many seconds
     reach: float = 0.15  # onset to apex of a typical micro-expression
     max_duration: float = 0.5  # the longest micro-expression (MEGC's bound)
-    threshold: float = 8.0  # a movement peaks this many robust deviations above the median excursion
-    activity: float = 3.0  # and its extent is where the excursion is this many above
+    threshold: float = 10.0  # a movement peaks this many robust deviations above the median excursion
+    activity: float = 4.0  # and its extent is where the excursion is this many above
     gap: float = 0.2  # runs of activity closer than this (seconds) are one
     settle: float = 0.2  # onset/offset: this fraction of the apex's displacement
     work_width: int = 128  # side of the face crop the flow is computed on
