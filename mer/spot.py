@@ -42,6 +42,8 @@ def video_fps(path: Path) -> float | None:
     """The frame rate a video file declares (``None`` for a folder of frames or when it declares none)."""
     if path.is_dir():
         return None
+    if not path.exists():
+        raise FrameReadError(f"{path}: clip not found")
     import av
 
     try:

@@ -77,7 +77,9 @@ def _windows(numbers: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield numbers[start : start + size + 1]
 
 
-def _steps(source: FrameSource, path: Path, numbers: np.ndarray, settings: Settings, cache_dir) -> np.ndarray:
+def _steps(
+    source: FrameSource, path: Path, numbers: np.ndarray, settings: Settings, cache_dir, progress: tqdm
+) -> np.ndarray:
     """``(len(numbers) - 1) x R x 2``: each region's flow from one frame to the next (zero where the
     window has no face)."""
     steps = np.zeros((len(numbers) - 1, len(REGIONS) + len(EYES), 2))
@@ -85,6 +87,7 @@ def _steps(source: FrameSource, path: Path, numbers: np.ndarray, settings: Setti
         track = face_track(path, int(numbers[0]), mode="crop", size=settings.work_width, cache_dir=cache_dir)
     except NoFaceError as error:
         log.warning("%s", error)
+        progress.update(len(numbers) - 1)
         return steps
     meter = RegionMeter(transform_points(track.landmarks, track.matrix), (settings.work_width,) * 2)
     previous = None
@@ -94,6 +97,7 @@ def _steps(source: FrameSource, path: Path, numbers: np.ndarray, settings: Setti
         for grey in to_grey(track.apply(frames), settings.work_width):
             if previous is not None:
                 steps[i] = meter.vectors(previous, grey)
+                progress.update()
             previous, i = grey, i + 1
     return steps
 
@@ -118,11 +122,8 @@ def video_motion(
     if len(numbers) < 2:
         raise ValueError(f"{path}: {len(numbers)} frame(s) from {first} to {last}; spotting needs two or more")
     size = max(1, int(round(settings.window * fps / step)))
-    windows = list(_windows(numbers, size))
-    steps = [
-        _steps(source, path, w, settings, cache_dir)
-        for w in tqdm(windows, desc=f"spotting {path.name}", unit="window", disable=not progress)
-    ]
+    with tqdm(total=len(numbers) - 1, desc=f"spotting {path.name}", unit="frame", disable=not progress) as bar:
+        steps = [_steps(source, path, w, settings, cache_dir, bar) for w in _windows(numbers, size)]
     displacement = np.concatenate([np.zeros((1, *steps[0].shape[1:])), np.cumsum(np.concatenate(steps), axis=0)])
     return VideoMotion(numbers, displacement, (*REGIONS, *EYES), step)
 
