@@ -10,9 +10,11 @@ others are still written. See ``data_tools/extract_apex.py`` for the CLI.
 
 Faces are located with the face stage's landmarks (:func:`mer.data.faces.face_track`, ``crop``
 mode), once per clip on its onset frames; motion is measured on that one face crop, so a moving
-box never adds its own jitter to the curve. ``--crop`` writes each clip through the ``align``
-transform from the same landmarks (eyes and nose at canonical positions, as ``dataset.face.mode=align``
-gives training), frame numbers and file names unchanged.
+box never adds its own jitter to the curve. The default ``regions`` method measures it in the
+landmark regions of the expression action units (:mod:`mer.preprocessing.regions`); a clip where
+no face is found falls back to the whole-face ``flow`` method (``face=auto``). ``--crop`` writes
+each clip through the ``align`` transform from the same landmarks (eyes and nose at canonical
+positions, as ``dataset.face.mode=align`` gives training), frame numbers and file names unchanged.
 """
 
 from __future__ import annotations
