@@ -1,6 +1,7 @@
-"""Spot apex frames by optical flow, crop faces and cache motion curves, once per dataset.
+"""Spot apex frames by optical flow in the face's landmark regions, crop faces and cache motion
+curves, once per dataset.
 
-    python data_tools/extract_apex.py --out OUT.csv [--method flow|diff] [--overwrite]
+    python data_tools/extract_apex.py --out OUT.csv [--method regions|flow|diff] [--overwrite]
         [--face auto|crop|full] [--crop CROP_DIR] [--crop-size N] [--curves CURVES_DIR]
         [--plot PLOT_DIR] [--workers N] dataset=NAME dataset.root=DIR [KEY=VALUE ...]
 
@@ -38,8 +39,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from mer.data.annotations import AnnotationError
-from mer.preprocessing.extract_apex import FACE_MODES, Options, compose_dataset, extract, load_samples
-from mer.preprocessing.motion import METHODS
+from mer.preprocessing.extract_apex import FACE_MODES, SPOT_METHODS, Options, compose_dataset, extract, load_samples
 
 _PLAIN = re.compile(r"[\w/.~+:@-]*")
 
@@ -70,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output CSV (canonical, read back with dataset=csv)")
     parser.add_argument("--annotations", type=Path, help="shorthand: dataset=csv dataset.annotations=THIS")
     parser.add_argument("--root", type=Path, help="shorthand: dataset.root=THIS (with --annotations: its folder)")
-    parser.add_argument("--method", choices=METHODS, default="flow", help="flow (default) or diff (baseline)")
+    parser.add_argument(
+        "--method",
+        choices=SPOT_METHODS,
+        default="regions",
+        help="regions (default: the landmark regions' motion, whole-face flow where no face is found), "
+        "flow (whole face) or diff (baseline)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="re-spot annotated apexes too")
     parser.add_argument(
         "--face",

@@ -34,26 +34,48 @@ def spot(clip: Path, onset: int, offset: int) -> int:
     return spot_apex(clip_motion(grey), onset)
 
 
+class Classifier:
+    """A final model loaded once, to classify any number of clips or intervals of a video."""
+
+    def __init__(self, checkpoint: Path):
+        self.model, self.config, self.classes = load_checkpoint(checkpoint)
+        self.dataset = self.config["dataset"]
+        if self.dataset.get("kind", "clips") == "images":
+            raise ValueError(f"{checkpoint}: a model of precomputed images (e.g. flow images) cannot read a clip")
+        self.runtime = resolve_runtime(self.config["trainer"]["device"], amp=self.config["trainer"]["amp"])
+
+    @property
+    def needs_apex(self) -> bool:
+        """Whether the sampling (or a flow model's onset-apex flow) reads an apex."""
+        return self.dataset.get("kind", "clips") == "flow" or self.dataset["sampling"]["strategy"] != "uniform"
+
+    def __call__(self, clip: Path, onset: int, offset: int, apex: int | None = None) -> dict[str, float]:
+        """Class probabilities of ``clip``'s frames ``onset..offset`` (``apex`` spotted when needed and not given)."""
+        if apex is None and self.needs_apex:
+            apex = spot(clip, onset, offset)
+        sample = Sample(
+            subject="-",
+            clip=str(clip),
+            path=clip,
+            onset=onset,
+            apex=apex,
+            offset=offset,
+            emotion="",
+            label=0,
+            dataset="-",
+        )
+        with tempfile.TemporaryDirectory() as scratch:  # a flow image is computed once and not kept
+            data = build_dataset([sample], self.dataset, cache="none", cache_dir=scratch)
+            norm = Normalization(**self.dataset["normalization"])
+            probs = predict(self.model, data, batch_size=1, runtime=self.runtime, norm=norm)
+        return dict(zip(self.classes, probs[0].astype(float).tolist(), strict=True))
+
+
 def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int | None = None) -> dict[str, float]:
-    """Class probabilities of one clip."""
-    model, config, classes = load_checkpoint(checkpoint)
-    dataset = config["dataset"]
-    kind = dataset.get("kind", "clips")
-    if kind == "images":
-        raise ValueError(f"{checkpoint}: a model of precomputed images (e.g. flow images) cannot read a clip")
+    """Class probabilities of one clip (the whole of it without ``onset``/``offset``)."""
+    classifier = Classifier(checkpoint)
     source = open_frames(clip)
-    onset = source.first if onset is None else onset
-    offset = source.last if offset is None else offset
-    needs_apex = kind == "flow" or dataset["sampling"]["strategy"] != "uniform"
-    apex = spot(clip, onset, offset) if needs_apex else None
-    sample = Sample(
-        subject="-", clip=str(clip), path=clip, onset=onset, apex=apex, offset=offset, emotion="", label=0, dataset="-"
-    )
-    runtime = resolve_runtime(config["trainer"]["device"], amp=config["trainer"]["amp"])
-    with tempfile.TemporaryDirectory() as scratch:  # a flow image is computed once and not kept
-        data = build_dataset([sample], dataset, cache="none", cache_dir=scratch)
-        probs = predict(model, data, batch_size=1, runtime=runtime, norm=Normalization(**dataset["normalization"]))
-    return dict(zip(classes, probs[0].astype(float).tolist(), strict=True))
+    return classifier(clip, source.first if onset is None else onset, source.last if offset is None else offset)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ the file names for frame folders (CASME II's ``img46.jpg`` is frame 46).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -190,8 +190,9 @@ def open_frames(path: str | Path, backend: str = "auto") -> FrameSource:
     raise ValueError(f"unknown frame backend {backend!r}; use auto, decord or pyav")
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Write frames as a near-lossless, intra-only H.264 MP4.
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
+    """Write frames (an array, or any iterable of equal ``H x W x 3`` frames, so minutes of video
+    never sit in memory) as a near-lossless, intra-only H.264 MP4.
 
     Subtle motions must survive compression, and intra-only coding (as high-speed cameras and
     image-sequence releases give) lets a reader seek to any frame without decoding its neighbours.
@@ -201,9 +202,10 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv444p"
         stream.options = {"crf": "4", "preset": "veryfast", "g": "1"}
-        for frame in frames:
+        for i, frame in enumerate(frames):
+            if i == 0:
+                stream.width, stream.height = frame.shape[1], frame.shape[0]
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())

@@ -123,13 +123,31 @@ def _curve(left: tuple[float, float], mid: tuple[float, float], right: tuple[flo
     return (1 - t) ** 2 * a + 2 * (1 - t) * t * m + t**2 * b
 
 
+def skin_texture(rng: np.random.Generator, waves: int = 24) -> np.ndarray:
+    """``waves x 4`` plane waves (x and y frequency, phase, amplitude) of a fine skin texture."""
+    frequency = rng.uniform(15, 45, waves) * np.pi
+    angle = rng.uniform(0, np.pi, waves)
+    amplitude = np.full(waves, 0.04 / np.sqrt(waves))
+    return np.stack(
+        [frequency * np.cos(angle), frequency * np.sin(angle), rng.uniform(0, 2 * np.pi, waves), amplitude], 1
+    )
+
+
 def render_face(
-    face: Face, actions: Mapping[str, float], *, size: int, shift: tuple[float, float], blink: float
+    face: Face,
+    actions: Mapping[str, float],
+    *,
+    size: int,
+    shift: tuple[float, float],
+    blink: float,
+    texture: np.ndarray | None = None,
 ) -> np.ndarray:
     """One ``size x size x 3`` float frame in [0, 1] of ``face`` under ``actions`` (intensities).
 
     Rendering is analytic (soft shapes of sub-pixel position), so motions far below a pixel still
-    change the image smoothly, as they do in a camera.
+    change the image smoothly, as they do in a camera. ``texture`` (:func:`skin_texture`) gives the
+    skin a fine pattern that moves with the head, as pores and shading do on a real face, so the
+    head's motion is measurable on the cheeks and the nose bridge and not only at the features.
     """
     a = lambda name: actions.get(name, 0.0)  # noqa: E731
     coords = (np.arange(size) + 0.5) / size * 2 - 1
@@ -137,6 +155,9 @@ def render_face(
     ax, ay = face.face_axes
     inside = expit((1 - np.hypot(px / ax, (py - 0.03) / ay)) * 40)
     shade = 1 - 0.18 * np.clip(np.hypot(px / ax, py / ay), 0, 1) ** 2 - 0.06 * py
+    if texture is not None:
+        for fx, fy, phase, amplitude in texture:
+            shade = shade + amplitude * np.sin(fx * px + fy * py + phase)
     darkness = np.zeros_like(px)
 
     def stroke(points: np.ndarray, width: float, strength: float) -> None:

@@ -10,9 +10,11 @@ others are still written. See ``data_tools/extract_apex.py`` for the CLI.
 
 Faces are located with the face stage's landmarks (:func:`mer.data.faces.face_track`, ``crop``
 mode), once per clip on its onset frames; motion is measured on that one face crop, so a moving
-box never adds its own jitter to the curve. ``--crop`` writes each clip through the ``align``
-transform from the same landmarks (eyes and nose at canonical positions, as ``dataset.face.mode=align``
-gives training), frame numbers and file names unchanged.
+box never adds its own jitter to the curve. The default ``regions`` method measures it in the
+landmark regions of the expression action units (:mod:`mer.preprocessing.regions`); a clip where
+no face is found falls back to the whole-face ``flow`` method (``face=auto``). ``--crop`` writes
+each clip through the ``align`` transform from the same landmarks (eyes and nose at canonical
+positions, as ``dataset.face.mode=align`` gives training), frame numbers and file names unchanged.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from tqdm import tqdm
 from mer.atomic import write_text_atomic
 from mer.data.annotations import AnnotationError, Sample, open_checked
 from mer.data.curves import curve_path, save_curve
-from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical
+from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical, transform_points
 from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
-from mer.preprocessing.motion import clip_motion, spot_apex, to_grey
+from mer.preprocessing.motion import METHODS, clip_motion, to_grey
+from mer.preprocessing.regions import EYES, RegionMeter, apex_index, expression_curve, onset_vectors, region_curves
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ CHUNK = 64  # frames decoded at a time, so a 500 fps clip never sits in memory w
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FACE_MODES = ("auto", "crop", "full")
 COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion", "au")
+SPOT_METHODS = ("regions", *METHODS)  # regions: the landmark regions where a face is found, else flow
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Options:
     ``face_cache``: where each clip's landmarks are kept (``None``: not kept).
     """
 
-    method: str = "flow"
+    method: str = "regions"
     overwrite: bool = False
     face: str = "auto"
     crop_dir: Path | None = None
@@ -151,21 +155,44 @@ def _write_aligned(source: FrameSource, track: FaceTrack, sample: Sample, option
     write_video(target, frames, int(round(sample.fps or 30)))
 
 
-def _plot(path: Path, numbers: Sequence[int], curve: np.ndarray, apex: int, annotated: int | None) -> None:
+def clip_curves(
+    grey: np.ndarray, track: FaceTrack | None, method: str
+) -> tuple[np.ndarray, int, dict[str, np.ndarray]]:
+    """The clip's motion curve, the index of its apex, and each landmark region's curve (none
+    without landmarks: ``regions`` falls back to the whole-face ``flow``)."""
+    if method == "regions" and track is not None:
+        meter = RegionMeter(transform_points(track.landmarks, track.matrix), grey.shape[1:])
+        curves = region_curves(onset_vectors(grey, meter), meter.names)
+        curve = expression_curve(curves)
+        return curve, apex_index(curve), curves
+    curve = clip_motion(grey, "flow" if method == "regions" else method)
+    return curve, int(np.argmax(curve)), {}
+
+
+def _plot(
+    path: Path,
+    numbers: Sequence[int],
+    curve: np.ndarray,
+    apex: int,
+    annotated: int | None,
+    regions: dict[str, np.ndarray],
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 2.5))
-    ax.plot(numbers, curve, color="k", lw=1)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name, values in regions.items():
+        ax.plot(numbers, values, lw=0.8, ls=":" if name in EYES else "-", label=name.replace("_", " "))
+    ax.plot(numbers, curve, color="k", lw=1.5, label="expression (eyes left out)" if regions else "motion")
     ax.axvline(apex, color="tab:red", label=f"spotted apex {apex}")
     if annotated is not None:
         ax.axvline(annotated, color="tab:blue", ls="--", label=f"annotated apex {annotated}")
     ax.set_xlabel("frame")
     ax.set_ylabel("facial motion")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -194,12 +221,12 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
         if measure:
             frames = [source.read(c) for c in _chunks(numbers)]
             grey = np.concatenate([to_grey(track.apply(f) if track else f, options.work_width) for f in frames])
-            curve = clip_motion(grey, options.method)
-            spotted = spot_apex(curve, onset)
+            curve, peak, regions = clip_curves(grey, track, options.method)
+            spotted = onset + peak
             if options.curves_dir:
                 save_curve(curve_path(options.curves_dir, sample.id), np.array(numbers), curve)
             if options.plot_dir:
-                _plot(options.plot_dir / f"{sample.id}.png", numbers, curve, spotted, apex)
+                _plot(options.plot_dir / f"{sample.id}.png", numbers, curve, spotted, apex, regions)
         if options.crop_dir:
             _write_aligned(source, track, sample, options)
     except (FrameReadError, NoFaceError) as error:

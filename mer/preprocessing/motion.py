@@ -39,19 +39,26 @@ def face_mask(height: int, width: int) -> np.ndarray:
     return ((x + 0.5 - width / 2) / (0.6 * width / 2)) ** 2 + ((y + 0.5 - height / 2) / (0.8 * height / 2)) ** 2 <= 1
 
 
-def remove_rigid_motion(flow: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+def remove_rigid_motion(
+    flow: np.ndarray, mask: np.ndarray | None = None, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Flow minus its best affine fit over ``mask`` (the head's translation, rotation, scale, shear).
 
     The fit is repeated once without the 20% worst-fitting pixels, so a moving brow or mouth
-    corner does not pull the rigid estimate towards itself.
+    corner does not pull the rigid estimate towards itself. ``weights`` (per pixel) weigh the fit,
+    e.g. by texture, where flow is measured rather than filled in.
     """
     h, w = flow.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     design = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w, np.float32)], axis=1)
     target = flow.reshape(-1, 2)
     use = np.ones(h * w, bool) if mask is None else mask.ravel().astype(bool)
+    root = None if weights is None else np.sqrt(weights.ravel())[:, None]
     for _ in range(2):
-        coef, *_ = np.linalg.lstsq(design[use], target[use], rcond=None)
+        if root is None:
+            coef, *_ = np.linalg.lstsq(design[use], target[use], rcond=None)
+        else:
+            coef, *_ = np.linalg.lstsq(design[use] * root[use], target[use] * root[use], rcond=None)
         residual = target - design @ coef
         error = np.linalg.norm(residual, axis=1)
         use &= error <= np.quantile(error[use], 0.8)

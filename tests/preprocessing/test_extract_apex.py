@@ -213,3 +213,38 @@ def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, main
     centre = cropped.read([0])[0, 40:70, 40:70].reshape(-1, 3).mean(axis=0)
     assert centre[0] > centre[2]
     assert list((tmp_path / "cache" / "faces").glob("*.npz")), "landmarks cached where training keeps them"
+
+
+def test_two_intervals_of_one_casme3_video_get_two_curves_and_two_apexes(tmp_path, main):
+    """CAS(ME)^3 codes several intervals in one video (``spNO.1/a/color/N.jpg``): each is its own sample
+    (``Sample.id`` ``<clip>#<onset>-<offset>``), with its own curve, plot and spotted apex."""
+    from mer.datasets.synthetic import intensity_profile, random_face, render_face
+
+    face = random_face(np.random.default_rng(3))
+    brows = intensity_profile(120, 10, 24, 45)
+    smile = intensity_profile(120, 60, 82, 100)
+    folder = tmp_path / "casme3" / "spNO.1" / "a" / "color"
+    folder.mkdir(parents=True)
+    for n in range(120):
+        actions = {
+            "brow_inner": brows[n],
+            "brow_outer": brows[n],
+            "corner_up_left": smile[n],
+            "corner_up_right": smile[n],
+        }
+        image = render_face(face, actions, size=64, shift=(0.0, 0.0), blink=0.0)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{n}.jpg", quality=95)
+    sheet = tmp_path / "labels.csv"
+    sheet.write_text(
+        "Subject,Filename,Onset,Apex,Offset,AU,Objective class,emotion\n"
+        "spNO.1,a,10,10,45,1+2,1,surprise\nspNO.1,a,60,60,100,12,3,happy\n"
+    )
+    out, curves, plots = tmp_path / "out.csv", tmp_path / "curves", tmp_path / "plots"
+    release = ["dataset=casme3", f"dataset.root={tmp_path / 'casme3'}", f"dataset.annotations={sheet}"]
+    argv = ["--out", str(out), "--curves", str(curves), "--plot", str(plots), "--overwrite", "--face", "full"]
+    assert main([*argv, "--workers", "1", *release]) == 0
+    apexes = [int(r["apex"]) for r in read_out(out)]
+    assert abs(apexes[0] - 24) <= 3 and abs(apexes[1] - 82) <= 3, apexes
+    first, second = (load_curve(curve_path(curves, f"spNO.1/a/color#{a}-{b}")) for a, b in ((10, 45), (60, 100)))
+    assert first[0] == list(range(10, 46)) and second[0] == list(range(60, 101))
+    assert sorted(p.name for p in plots.rglob("*.png")) == ["color#10-45.png", "color#60-100.png"]

@@ -1,0 +1,151 @@
+"""``python -m mer.spot``: micro-expression intervals in footage of any length, and their classes.
+
+    python -m mer.spot VIDEO [--out intervals.csv] [--model final_model.pt] [--fps N]
+    python -m mer.spot dataset=NAME dataset.root=DIR [KEY=VALUE ...] [--out ...] [--model ...]
+
+VIDEO is a video file or a folder of numbered frames (give ``--fps`` for a folder). Each interval
+found (:mod:`mer.preprocessing.intervals`) is written as ``video,onset,apex,offset,score`` (frame
+numbers as the clip numbers them; ``score``: the apex's excursion over the spotting threshold);
+with ``--model`` (a ``final_model.pt`` from ``python -m mer.train ... trainer.final_fit=true``) each
+is classified and ``class,probability`` added. Without ``--out`` the table is printed.
+
+With Hydra ``dataset=`` overrides (as ``python -m mer.train`` and ``data_tools/extract_apex.py``
+take them) every video of the dataset is spotted whole and scored against its annotated intervals
+with the MEGC metric (a hit: IoU >= 0.5; precision, recall, F1), printed at the end.
+
+Exit status 2 if a video cannot be read or the dataset cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+from tqdm import tqdm
+
+from mer.atomic import write_text_atomic
+from mer.data.annotations import AnnotationError
+from mer.data.frames import FrameReadError
+from mer.preprocessing.intervals import Interval, Settings, spot_intervals, video_motion
+from mer.preprocessing.spotting_metric import score
+
+COLUMNS = ("video", "onset", "apex", "offset", "score")
+
+
+def video_fps(path: Path) -> float | None:
+    """The frame rate a video file declares (``None`` for a folder of frames or when it declares none)."""
+    if path.is_dir():
+        return None
+    if not path.exists():
+        raise FrameReadError(f"{path}: clip not found")
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate
+    except (av.FFmpegError, IndexError) as error:
+        raise FrameReadError(f"{path}: unreadable video ({error})") from error
+    return float(rate) if rate else None
+
+
+def spot_video(path: Path, fps: float | None, settings: Settings, cache_dir: Path | None) -> list[Interval]:
+    """The intervals of one video (``fps``: given, else the video's own)."""
+    fps = fps or video_fps(path)
+    if not fps:
+        raise ValueError(f"{path}: no frame rate known; give --fps")
+    return spot_intervals(video_motion(path, fps, settings, cache_dir=cache_dir), fps, settings)
+
+
+def _table(rows: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _dataset_videos(
+    overrides: Sequence[str],
+) -> tuple[dict[Path, list[tuple[int, int]]], dict[Path, float | None], Path]:
+    """Each video of the dataset, its annotated intervals and frame rate, and the landmark cache."""
+    from mer.preprocessing.extract_apex import compose_dataset, load_samples
+
+    cfg = compose_dataset(overrides)
+    truth: dict[Path, list[tuple[int, int]]] = {}
+    rates: dict[Path, float | None] = {}
+    for sample in load_samples(cfg):
+        truth.setdefault(sample.path, []).append((sample.onset, sample.offset))
+        rates[sample.path] = sample.fps
+    return truth, rates, Path(cfg.trainer.clip_cache_dir).expanduser()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="VIDEO | KEY=VALUE", help="a video, or dataset= overrides")
+    parser.add_argument("--out", type=Path, help="write the intervals here (CSV); default: print them")
+    parser.add_argument("--model", type=Path, help="final_model.pt: classify each interval")
+    parser.add_argument("--fps", type=float, help="frame rate (default: the video's; needed for frame folders)")
+    parser.add_argument("--threshold", type=float, default=Settings.threshold, help="robust deviations to spot")
+    parser.add_argument("--cache", type=Path, help="landmark cache (default with dataset=: trainer.clip_cache_dir)")
+    args = parser.parse_args(argv)
+    overrides = [a for a in args.inputs if "=" in a]
+    videos = [Path(a) for a in args.inputs if "=" not in a]
+    if overrides and videos or len(videos) > 1:
+        parser.error("give one VIDEO, or dataset= overrides")
+    settings = Settings(threshold=args.threshold)
+    try:
+        classifier = None
+        if args.model:
+            from mer.predict import Classifier
+
+            classifier = Classifier(args.model)
+        if overrides:
+            truth, rates, cache = _dataset_videos(overrides)
+            cache = args.cache or cache
+        else:
+            truth, rates, cache = {}, {videos[0]: None}, args.cache
+        found: dict[Path, list[Interval]] = {}
+        for path in tqdm(list(rates), desc="videos", unit="video", disable=len(rates) == 1):
+            found[path] = spot_video(path, args.fps or rates[path], settings, cache)
+        rows = []
+        intervals = [(path, i) for path, spotted in found.items() for i in spotted]
+        for path, i in tqdm(intervals, desc="classifying", unit="interval", disable=classifier is None):
+            row = {"video": str(path), "onset": i.onset, "apex": i.apex, "offset": i.offset, "score": f"{i.score:.3f}"}
+            if classifier is not None:
+                probabilities = classifier(path, i.onset, i.offset, i.apex)
+                best = max(probabilities, key=probabilities.get)
+                row.update({"class": best, "probability": f"{probabilities[best]:.4f}"})
+            rows.append(row)
+    except (
+        AnnotationError,
+        FileNotFoundError,
+        FrameReadError,
+        ValueError,
+        HydraException,
+        OmegaConfBaseException,
+    ) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    text = _table(rows, [*COLUMNS, *(("class", "probability") if classifier is not None else ())])
+    if args.out:
+        write_text_atomic(args.out, text)
+        print(f"{len(rows)} interval(s) in {len(found)} video(s): {args.out}")
+    else:
+        print(text, end="")
+    if overrides:
+        spotted = {str(p): [(i.onset, i.offset) for i in s] for p, s in found.items()}
+        print(f"MEGC spotting: {score(spotted, {str(p): t for p, t in truth.items()})}")
+    return 0
+
+
+if __name__ == "__main__":
+    import torch
+
+    torch.set_num_threads(1)
+    sys.exit(main())
