@@ -21,9 +21,8 @@ from hydra.utils import instantiate
 from tqdm import tqdm
 
 from mer.atomic import write_text_atomic
-from mer.config_check import check_command_line
 from mer.data.faces import face_track
-from mer.preprocessing.extract_apex import CONFIGS, compose_dataset
+from mer.preprocessing.extract_apex import compose_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides: dataset=... and its keys")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_intermixed_args(argv)
-    check_command_line(args.overrides, CONFIGS)
     cfg = compose_dataset(args.overrides)
     samples = instantiate(cfg.dataset.samples, _convert_="all")
     cache = Path(cfg.trainer.clip_cache_dir).expanduser()

@@ -25,9 +25,9 @@ from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
 
 from mer.atomic import write_text_atomic
-from mer.config_check import ConfigError, check_command_line
+from mer.config_check import ConfigError
 from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row
-from mer.preprocessing.extract_apex import CONFIGS, compose_dataset
+from mer.preprocessing.extract_apex import compose_dataset
 
 
 def export(samples: list[Sample], out: Path, root: str | Path | None) -> None:
@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sheet-only", action="store_true", help="read the sheet without opening any clip")
     args = parser.parse_intermixed_args(argv)
     try:
-        check_command_line(args.overrides, CONFIGS)
         cfg = compose_dataset(args.overrides)
         extra = {"check_frames": False} if args.sheet_only else {}
         samples = instantiate(cfg.dataset.samples, **extra, _convert_="all")

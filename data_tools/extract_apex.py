@@ -38,6 +38,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from mer.config_check import ConfigError
 from mer.data.annotations import AnnotationError
 from mer.preprocessing.extract_apex import FACE_MODES, SPOT_METHODS, Options, compose_dataset, extract, load_samples
 
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         samples = load_samples(cfg)
         root = cfg.dataset.get("root")
-    except (AnnotationError, HydraException, OmegaConfBaseException) as error:
+    except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     errors = extract(samples, args.out, options, root=root, workers=args.workers)

@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mer.atomic import write_text_atomic
-from mer.data.annotations import AnnotationError, Sample, open_checked
+from mer.data.annotations import AnnotationError, Sample, canonical_row, open_checked
 from mer.data.curves import curve_path, save_curve
 from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical, transform_points
 from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
@@ -78,12 +78,13 @@ class Options:
 
 def compose_dataset(overrides: Sequence[str]):
     """The run configuration for Hydra ``overrides`` (``dataset=smic``, ``dataset.root=...``), as
-    ``python -m mer.train`` composes it from ``configs/``."""
+    ``python -m mer.train`` composes it from ``configs/``, after the same command-line checks
+    (:class:`mer.config_check.ConfigError` names the fix of a mistyped key or group)."""
     from hydra import compose, initialize_config_dir
 
-    from mer.config import register
+    from mer.config_check import check_command_line
 
-    register()
+    check_command_line(overrides, CONFIGS)  # registers the schema too
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 
@@ -245,21 +246,10 @@ def _job(args: tuple[Sample, Options]) -> tuple[tuple[int, str] | None, str | No
         return None, str(error)
 
 
-def canonical_row(sample: Sample, apex: int, apex_source: str, root: Path | None) -> dict[str, object]:
-    """The output row of a sample: ``clip`` relative to ``root`` (the dataset's), else absolute."""
-    inside = root is not None and sample.path.expanduser() == root.expanduser() / sample.clip
-    clip = sample.clip if inside else str(sample.path.expanduser().resolve())
-    return {
-        "subject": sample.subject,
-        "clip": clip,
-        "onset": sample.onset,
-        "apex": apex,
-        "offset": sample.offset,
-        "emotion": sample.emotion,
-        "au": "+".join(sample.aus),
-        "fps": "" if sample.fps is None else f"{sample.fps:g}",
-        "apex_source": apex_source,
-    }
+def output_row(sample: Sample, apex: int, apex_source: str, root: Path | None) -> dict[str, object]:
+    """The canonical row of a sample (:func:`mer.data.annotations.canonical_row`) with its apex and
+    where the apex came from."""
+    return {**canonical_row(sample, root), "apex": apex, "apex_source": apex_source}
 
 
 def extract(
@@ -288,6 +278,6 @@ def extract(
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(canonical_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
+    writer.writerows(output_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
     write_text_atomic(out, buffer.getvalue())
     return [e for _, e in results if e is not None]
