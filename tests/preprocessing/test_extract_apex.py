@@ -248,3 +248,19 @@ def test_two_intervals_of_one_casme3_video_get_two_curves_and_two_apexes(tmp_pat
     first, second = (load_curve(curve_path(curves, f"spNO.1/a/color#{a}-{b}")) for a, b in ((10, 45), (60, 100)))
     assert first[0] == list(range(10, 46)) and second[0] == list(range(60, 101))
     assert sorted(p.name for p in plots.rglob("*.png")) == ["color#10-45.png", "color#60-100.png"]
+
+
+def test_smic_as_released_gets_a_spotted_apex_for_the_samples_training_sees(tmp_path, main):
+    """SMIC-HS has no sheet and no apex: the folder layout is the dataset, every apex is spotted."""
+    sources = write_releases(tmp_path)
+    release = ["dataset=smic", f"dataset.root={sources['smic_root']}", "dataset.face.mode=none"]
+    out = tmp_path / "smic.csv"
+    assert main(["--out", str(out), "--face", "full", "--workers", "1", *release]) == 0
+    rows = read_out(out)
+    training = instantiate(compose_dataset(release).dataset.samples, _convert_="all")
+    assert [(r["subject"], r["clip"], int(r["onset"]), int(r["offset"])) for r in rows] == [
+        (s.subject, s.clip, s.onset, s.offset) for s in training
+    ]
+    assert rows and all(
+        r["apex_source"] == "spotted" and int(r["onset"]) <= int(r["apex"]) <= int(r["offset"]) for r in rows
+    )
