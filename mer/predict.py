@@ -5,20 +5,30 @@ or a folder of numbered frames. Frames are numbered as in training (0-based for 
 numbers for folders); without ``--onset``/``--offset`` the whole clip is the expression. The apex,
 when the sampling (or a flow model's onset-apex flow) needs one, is spotted by optical flow.
 Prints each class's probability and the predicted class.
+
+``python -m mer.predict CHECKPOINT dataset=NAME dataset.root=... [--out predictions.csv]``
+classifies every sample of a configured dataset (the Hydra overrides of ``python -m mer.train``;
+the samples training would read, their annotated intervals and apexes) and writes one row a sample:
+``id,clip,subject,emotion,prediction`` and each class's probability.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.errors import HydraException
+from tqdm import tqdm
 
+from mer.atomic import write_text_atomic
 from mer.checkpoint import load_checkpoint
-from mer.data.annotations import Sample
+from mer.data.annotations import AnnotationError, Sample
 from mer.data.build import build_dataset
 from mer.data.frames import FrameReadError, open_frames
 from mer.data.transforms import Normalization
@@ -78,18 +88,59 @@ def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int
     return classifier(clip, source.first if onset is None else onset, source.last if offset is None else offset)
 
 
+def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def classify_dataset(checkpoint: Path, overrides: list[str]) -> tuple[list[str], list[dict[str, object]]]:
+    """Columns and one row a sample of the dataset the ``overrides`` configure."""
+    from hydra.utils import instantiate
+
+    from mer.preprocessing.extract_apex import compose_dataset
+
+    classifier = Classifier(checkpoint)
+    samples = instantiate(compose_dataset(overrides).dataset.samples, _convert_="all")
+    rows = []
+    for s in tqdm(samples, desc="classifying", unit="clip"):
+        probabilities = classifier(s.path, s.onset, s.offset, s.apex)
+        best = max(probabilities, key=probabilities.get)
+        row = {"id": s.id, "clip": s.clip, "subject": s.subject, "emotion": s.emotion, "prediction": best}
+        rows.append(row | {f"p_{c}": f"{p:.4f}" for c, p in probabilities.items()})
+    return ["id", "clip", "subject", "emotion", "prediction", *(f"p_{c}" for c in classifier.classes)], rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("clip", type=Path)
+    parser.add_argument("inputs", nargs="+", metavar="CLIP | KEY=VALUE", help="a clip, or dataset= overrides")
     parser.add_argument("--onset", type=int)
     parser.add_argument("--offset", type=int)
+    parser.add_argument("--out", type=Path, help="with dataset= overrides: the predictions CSV (default: print)")
     args = parser.parse_args(argv)
+    overrides = [a for a in args.inputs if "=" in a]
+    clips = [Path(a) for a in args.inputs if "=" not in a]
+    if overrides and clips or len(clips) > 1:
+        parser.error("give one CLIP, or dataset= overrides")
     try:
-        probabilities = classify(args.checkpoint, args.clip, args.onset, args.offset)
-    except (FileNotFoundError, FrameReadError, ValueError) as error:
+        if overrides:
+            columns, rows = classify_dataset(args.checkpoint, overrides)
+        else:
+            probabilities = classify(args.checkpoint, clips[0], args.onset, args.offset)
+    except (AnnotationError, FileNotFoundError, FrameReadError, ValueError, HydraException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if overrides:
+        text = _csv(columns, rows)
+        if args.out:
+            write_text_atomic(args.out, text)
+            print(f"{len(rows)} samples classified -> {args.out}")
+        else:
+            print(text, end="")
+        return 0
     for name, p in sorted(probabilities.items(), key=lambda item: -item[1]):
         print(f"{name:>12s}  {p:.4f}")
     best = max(probabilities, key=probabilities.get)

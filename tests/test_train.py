@@ -278,3 +278,29 @@ def test_several_intervals_of_one_video_are_predicted_and_named_apart(tmp_path):
     ids = [r["id"] for r in csv.DictReader((tmp_path / "run" / "predictions.csv").open())]
     assert len(ids) == 9 and len(set(ids)) == 9
     assert "spNO.2/a/color#20-33" in ids and "spNO.2/a/color#34-40" in ids
+
+
+def test_a_final_model_classifies_every_sample_of_a_configured_dataset(tmp_path, capsys):
+    """``mer.predict CHECKPOINT dataset=...``: the dataset's own samples, intervals and ids."""
+    from mer.predict import main as predict_main
+
+    run_dir = tmp_path / "run"
+    overrides = ["trainer.final_fit=true", "evaluation.max_folds=1", f"trainer.clip_cache_dir={tmp_path / 'clips'}"]
+    run(tiny_config(tmp_path, *overrides), run_dir)
+    dataset = [
+        f"dataset.cache_dir={tmp_path / 'cache'}",
+        "dataset.num_subjects=3",
+        "dataset.clips_per_subject=4",
+        "dataset.frame_size=32",
+    ]
+    out = tmp_path / "predicted.csv"
+    assert predict_main([str(run_dir / "final_model.pt"), *dataset, "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    trained = list(csv.DictReader((run_dir / "predictions.csv").open()))  # fold 0's held-out subject
+    assert len(rows) == 12 and {r["id"] for r in trained} < {r["id"] for r in rows}
+    assert list(rows[0])[:5] == ["id", "clip", "subject", "emotion", "prediction"]
+    for r in rows:
+        p = {c: float(r[f"p_{c}"]) for c in ("negative", "positive", "surprise")}
+        assert sum(p.values()) == pytest.approx(1, abs=2e-3) and r["prediction"] == max(p, key=p.get)
+    assert predict_main([str(run_dir / "final_model.pt"), "dataset.roots=x"]) == 2
+    assert "there is no key dataset.roots" in capsys.readouterr().err
