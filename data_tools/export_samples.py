@@ -15,8 +15,6 @@ Exit status 2 if the dataset cannot be read (the message names the sheet and lin
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
 
-from mer.atomic import write_text_atomic
+from mer.atomic import write_csv_atomic
 from mer.config_check import ConfigError
 from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row
 from mer.preprocessing.extract_apex import compose_dataset
@@ -33,11 +31,8 @@ from mer.preprocessing.extract_apex import compose_dataset
 def export(samples: list[Sample], out: Path, root: str | Path | None) -> None:
     """``samples`` as a canonical CSV at ``out`` (written atomically)."""
     columns = canonical_columns(samples)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(canonical_row(s, None if root is None else Path(root)) for s in samples)
-    write_text_atomic(out, buffer.getvalue())
+    rows = (canonical_row(s, None if root is None else Path(root)) for s in samples)
+    write_csv_atomic(out, columns, ([row[c] for c in columns] for row in rows))
 
 
 def main(argv: list[str] | None = None) -> int:

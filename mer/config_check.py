@@ -43,9 +43,8 @@ def _split(override: str) -> tuple[str, str] | None:
     return key.strip(), value.strip()
 
 
-def check_groups(overrides: Sequence[str], config_dir: Path) -> None:
-    """Groups written as keys and choices that do not exist, from the config folder alone."""
-    groups = _groups(config_dir)
+def check_groups(overrides: Sequence[str], groups: dict[str, list[str]]) -> None:
+    """Groups written as keys and choices that do not exist (``groups``: the config folder's, by :func:`_groups`)."""
     for override in overrides:
         parsed = _split(override)
         if parsed is None:
@@ -80,9 +79,8 @@ def _keys(node: object, prefix: str = "") -> list[str]:
     return out
 
 
-def check_keys(overrides: Sequence[str], cfg: DictConfig, config_dir: Path) -> None:
+def check_keys(overrides: Sequence[str], cfg: DictConfig, groups: dict[str, list[str]]) -> None:
     """Keys that the composed configuration (``cfg``, composed with the group choices only) lacks."""
-    groups = _groups(config_dir)
     known = None
     for override in overrides:
         parsed = _split(override)
@@ -135,8 +133,8 @@ def check_command_line(overrides: Sequence[str], config_dir: Path, config_name: 
     from mer.config import register
 
     register()  # the schema the configs' defaults name
-    check_groups(overrides, config_dir)
     groups = _groups(config_dir)
+    check_groups(overrides, groups)
     choices = [o for o in overrides if (p := _split(o)) is not None and p[0] in groups and "," not in p[1]]
     with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
-        check_keys(overrides, compose(config_name, overrides=choices), config_dir)
+        check_keys(overrides, compose(config_name, overrides=choices), groups)

@@ -12,9 +12,7 @@ the truth. Everything is deterministic per seed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mer.atomic import write_text_atomic
+from mer.atomic import write_csv_atomic
+from mer.data.annotations import CANONICAL_COLUMNS
 from mer.data.frames import write_video
 from mer.datasets.synthetic import (
     DFME_COUNTS,
@@ -36,8 +35,6 @@ from mer.datasets.synthetic import (
     render_face,
     skin_texture,
 )
-
-COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion", "au", "fps")
 
 
 @dataclass(frozen=True)
@@ -183,11 +180,7 @@ def generate_long(
             rows.append(
                 (name, f"videos/{name}.mp4", e.onset, e.apex, e.offset, e.emotion, action_units(e.emotion), fps)
             )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    write_text_atomic(tmp / "annotations.csv", buffer.getvalue())
+    write_csv_atomic(tmp / "annotations.csv", CANONICAL_COLUMNS, rows)
     root.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)

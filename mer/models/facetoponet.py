@@ -92,23 +92,24 @@ class FaceTopoNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * hidden, num_classes)
 
-    def topology(self) -> tuple[np.ndarray, np.ndarray]:
-        """The current tree: the traversal order of the landmarks and each one's parent."""
-        weights = ((self.edges + self.edges.T) / 2).detach().cpu().numpy()
-        return tree_order(weights, self.root)
+    def symmetric_edges(self) -> torch.Tensor:
+        return (self.edges + self.edges.T) / 2
+
+    def topology(self, edges: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The tree of ``edges`` (default: the current weights): traversal order and each landmark's parent."""
+        edges = self.symmetric_edges() if edges is None else edges
+        return tree_order(edges.detach().cpu().numpy(), self.root)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x 1 x H x W`` (one flow image as a one-frame clip) or ``B x C x H x W``."""
         if x.dim() == 5:
             x = x.squeeze(2)
-        order, parents = self.topology()
-        order_t = torch.as_tensor(order, device=x.device)
-        points = self.points[order_t]  # N x 2, in traversal order
-        symmetric = (self.edges + self.edges.T) / 2
-        gate = torch.ones(len(order), device=x.device)
+        symmetric = self.symmetric_edges()
+        order, parents = self.topology(symmetric)
+        points = self.points[torch.as_tensor(order, device=x.device)]  # N x 2, in traversal order
         child = torch.as_tensor(order[1:], device=x.device)
         parent = torch.as_tensor(parents[1:], device=x.device)
-        gate = torch.cat([gate[:1], torch.sigmoid(symmetric[parent, child])])
+        gate = torch.cat([torch.ones(1, device=x.device), torch.sigmoid(symmetric[parent, child])])  # root: 1
         grid = points * 2 - 1  # grid_sample's [-1, 1]
         sampled = F.grid_sample(x, grid[None, :, None].expand(len(x), -1, -1, -1), align_corners=False)
         structure = torch.cat([points[None].expand(len(x), -1, -1), sampled[..., 0].transpose(1, 2)], dim=-1)

@@ -19,9 +19,7 @@ positions, as ``dataset.face.mode=align`` gives training), frame numbers and fil
 
 from __future__ import annotations
 
-import csv
 import inspect
-import io
 import logging
 import multiprocessing
 import os
@@ -33,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mer.atomic import write_text_atomic
-from mer.data.annotations import AnnotationError, Sample, canonical_row, open_checked
+from mer.atomic import write_csv_atomic
+from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row, open_checked
 from mer.data.curves import curve_path, save_curve
 from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical, transform_points
 from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
@@ -46,7 +44,6 @@ log = logging.getLogger(__name__)
 CHUNK = 64  # frames decoded at a time, so a 500 fps clip never sits in memory whole
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FACE_MODES = ("auto", "crop", "full")
-COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion", "au")
 SPOT_METHODS = ("regions", *METHODS)  # regions: the landmark regions where a face is found, else flow
 
 
@@ -274,10 +271,7 @@ def extract(
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(tqdm(pool.map(_job, jobs), total=len(jobs), desc="clips", unit="clip"))
     root = None if root is None else Path(root)
-    header = [*COLUMNS, *(["fps"] if any(s.fps is not None for s in samples) else []), "apex_source"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(output_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
-    write_text_atomic(out, buffer.getvalue())
+    header = [*canonical_columns(samples), "apex_source"]
+    written = (output_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
+    write_csv_atomic(out, header, ([row[c] for c in header] for row in written))
     return [e for _, e in results if e is not None]
