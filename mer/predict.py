@@ -15,8 +15,6 @@ the samples training would read, their annotated intervals and apexes) and write
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +24,7 @@ import torch
 from hydra.errors import HydraException
 from tqdm import tqdm
 
-from mer.atomic import write_text_atomic
+from mer.atomic import csv_text, write_text_atomic
 from mer.checkpoint import load_checkpoint
 from mer.data.annotations import AnnotationError, Sample
 from mer.data.build import build_dataset
@@ -88,14 +86,6 @@ def classify(checkpoint: Path, clip: Path, onset: int | None = None, offset: int
     return classifier(clip, source.first if onset is None else onset, source.last if offset is None else offset)
 
 
-def _csv(columns: list[str], rows: list[dict[str, object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def classify_dataset(checkpoint: Path, overrides: list[str]) -> tuple[list[str], list[dict[str, object]]]:
     """Columns and one row a sample of the dataset the ``overrides`` configure."""
     from hydra.utils import instantiate
@@ -134,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if overrides:
-        text = _csv(columns, rows)
+        text = csv_text(columns, ([row[c] for c in columns] for row in rows))
         if args.out:
             write_text_atomic(args.out, text)
             print(f"{len(rows)} samples classified -> {args.out}")

@@ -19,8 +19,6 @@ Exit status 2 if a video cannot be read or the dataset cannot be loaded.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +27,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from mer.atomic import write_text_atomic
+from mer.atomic import csv_text, write_text_atomic
 from mer.data.annotations import AnnotationError
 from mer.data.frames import FrameReadError
 from mer.preprocessing.intervals import Interval, Settings, spot_intervals, video_motion
@@ -60,14 +58,6 @@ def spot_video(path: Path, fps: float | None, settings: Settings, cache_dir: Pat
     if not fps:
         raise ValueError(f"{path}: no frame rate known; give --fps")
     return spot_intervals(video_motion(path, fps, settings, cache_dir=cache_dir), fps, settings)
-
-
-def _table(rows: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _dataset_videos(
@@ -132,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    text = _table(rows, [*COLUMNS, *(("class", "probability") if classifier is not None else ())])
+    columns = [*COLUMNS, *(("class", "probability") if classifier is not None else ())]
+    text = csv_text(columns, ([row[c] for c in columns] for row in rows))
     if args.out:
         write_text_atomic(args.out, text)
         print(f"{len(rows)} interval(s) in {len(found)} video(s): {args.out}")
