@@ -25,7 +25,7 @@ from mer.datasets.synthetic import generate
 from mer.preprocessing.extract_apex import SPOT_METHODS, Options, compose_dataset, extract, load_samples
 
 
-def spot(annotations: Path, root: Path, workers: int | None) -> None:
+def spot(annotations: Path, root: Path, workers: int | None, methods: list[str]) -> None:
     rows = list(csv.DictReader(annotations.open()))
     emotions = ",".join(sorted({r["emotion"] for r in rows}))
     cfg = compose_dataset(
@@ -46,7 +46,7 @@ def spot(annotations: Path, root: Path, workers: int | None) -> None:
     print("| method | mean abs error (frames) | max | median | worst clip minus midpoint | clips/s |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for method in SPOT_METHODS:
+        for method in methods:
             out = Path(tmp) / f"{method}.csv"
             options = Options(method=method, overwrite=True, face_cache=cache)
             start = time.perf_counter()
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--real", type=Path, help="a canonical CSV of real clips with annotated apexes")
     parser.add_argument("--real-root", type=Path)
+    parser.add_argument("--methods", nargs="+", choices=SPOT_METHODS, default=list(SPOT_METHODS))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(
@@ -80,9 +81,9 @@ def main() -> None:
             seed=args.seed,
             jitter=args.jitter,
         )
-        spot(root / "annotations.csv", root, args.workers)
+        spot(root / "annotations.csv", root, args.workers, args.methods)
     if args.real:
-        spot(args.real, args.real_root or args.real.parent, args.workers)
+        spot(args.real, args.real_root or args.real.parent, args.workers, args.methods)
 
 
 if __name__ == "__main__":

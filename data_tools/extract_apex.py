@@ -90,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop-size", type=int, help="side of the aligned frames (default: dataset.face.size)")
     parser.add_argument("--curves", type=Path, help="cache each clip's motion curve here (motion sampling)")
     parser.add_argument("--plot", type=Path, help="save each clip's motion curve and apex as a PNG here")
+    parser.add_argument(
+        "--work-width",
+        type=int,
+        default=Options.work_width,
+        help="side of the face crop motion is measured on, at most the face's own (default: %(default)s)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_intermixed_args(argv)
     bad = [o for o in args.overrides if "=" not in o and not o.startswith("~")]
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             crop_size=args.crop_size or int(face.get("size", 224)),
             curves_dir=args.curves,
             plot_dir=args.plot,
+            work_width=args.work_width,
             face_cache=Path(cfg.trainer.clip_cache_dir).expanduser(),
         )
         samples = load_samples(cfg)

@@ -19,6 +19,7 @@ positions, as ``dataset.face.mode=align`` gives training), frame numbers and fil
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import multiprocessing
@@ -34,7 +35,15 @@ from tqdm import tqdm
 from mer.atomic import write_csv_atomic
 from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row, open_checked
 from mer.data.curves import curve_path, save_curve
-from mer.data.faces import FaceTrack, NoFaceError, align_frames, face_track, similarity_to_canonical, transform_points
+from mer.data.faces import (
+    FaceTrack,
+    NoFaceError,
+    align_frames,
+    crop_matrix,
+    face_track,
+    similarity_to_canonical,
+    transform_points,
+)
 from mer.data.frames import FolderFrames, FrameReadError, FrameSource, write_video
 from mer.preprocessing.motion import METHODS, clip_motion, to_grey
 from mer.preprocessing.regions import EYES, RegionMeter, apex_index, expression_curve, onset_vectors, region_curves
@@ -64,7 +73,7 @@ class Options:
     curves_dir: Path | None = None
     plot_dir: Path | None = None
     face_cache: Path | None = None
-    work_width: int = 128
+    work_width: int = 224  # side motion is measured at (at most the face's own): CASME II apex error 6.3 at 128, 5.6
 
     def __post_init__(self) -> None:
         face = "crop" if self.face == "detect" else self.face  # "detect": the Haar-era name of crop
@@ -123,16 +132,32 @@ def _chunks(numbers: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def _face(sample: Sample, options: Options) -> FaceTrack | None:
-    """The clip's landmark face crop (``work_width`` square); ``None`` means the whole frame."""
+    """The clip's landmark face crop (``work_width`` square, or the face's own size where smaller);
+    ``None`` means the whole frame."""
     face = "crop" if options.crop_dir else options.face
     if face == "full":
         return None
     try:
-        return face_track(sample.path, sample.onset, mode="crop", size=options.work_width, cache_dir=options.face_cache)
+        track = face_track(
+            sample.path, sample.onset, mode="crop", size=options.work_width, cache_dir=options.face_cache
+        )
     except NoFaceError:
         if face == "crop":
             raise
         return None
+    return at_most_native(track)
+
+
+def at_most_native(track: FaceTrack) -> FaceTrack:
+    """The face crop no larger than the face is in the source frames.
+
+    Upsampling adds no detail and shrinks the flow's window against the face: 96-pixel synthetic
+    clips measured at 224 pixels had a worst apex error of 12 frames, at their own 79 pixels 4.
+    """
+    side = int(round(track.size / np.sqrt(abs(np.linalg.det(track.matrix[:, :2])))))
+    if side >= track.size:
+        return track
+    return dataclasses.replace(track, size=side, matrix=crop_matrix(track.landmarks, side))
 
 
 def _write_aligned(source: FrameSource, track: FaceTrack, sample: Sample, options: Options) -> None:
@@ -218,7 +243,8 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
         track = _face(sample, options) if measure or options.crop_dir else None
         if measure:
             frames = [source.read(c) for c in _chunks(numbers)]
-            grey = np.concatenate([to_grey(track.apply(f) if track else f, options.work_width) for f in frames])
+            greys = [to_grey(track.apply(f), None) if track else to_grey(f, options.work_width) for f in frames]
+            grey = np.concatenate(greys)
             curve, peak, regions = clip_curves(grey, track, options.method)
             spotted = onset + peak
             if options.curves_dir:

@@ -17,13 +17,19 @@ averages out rather than adding up as it does in a mean of magnitudes. Fits and 
 pixel by its texture (the squared grey-level gradient, smoothed): on flat skin optical flow is
 not measured but filled in from the surroundings, and there it would only add noise.
 
-The apex is where the regions move out and back: at each frame, the displacement over the
-preceding stretch (a quarter of the clip) against the one over the following stretch. A frame
-the skin reaches and leaves scores the geometric mean of the two (``sqrt(-a . b)``, pixels); a
-steady drift (a slow head turn the fits leave, a lighting change) or an expression still rising
-at the offset scores nothing, where a plain displacement curve would peak at the clip's end.
-The apex is the peak of that score under a broad prior (a Gaussian over the clip, sd a quarter
-of its length): the annotated offset bounds the expression, so its apex lies rarely at either end.
+The apex is where the regions have moved furthest from the onset, counting only regions that
+move out and back. Each region's excursion (at each frame, the displacement over the preceding
+stretch, a quarter of the clip, against the one over the following stretch: a frame the skin
+reaches and leaves scores the geometric mean of the two, ``sqrt(-a . b)`` pixels) says whether it
+does: a steady drift (a slow head turn the fits leave, a lighting change) or an expression still
+rising at the offset scores nothing. A region's apex curve is then its displacement from the
+onset, scaled so that its peak is the region's peak excursion, plus a quarter of the excursion
+itself. The displacement keeps an expression held over several frames at full score, where the
+excursion alone peaks only at the turn; on 224-pixel faces this took the mean error on the 131
+CASME II clips of ``casme2_dev`` from 6.3 frames (excursion alone) to 5.6, and its worst clip
+from 22 to 8 frames beyond the midpoint's error (docs/spotting.md). The apex is the peak of the
+regions' sum under a broad prior (a Gaussian over the clip, sd a quarter of its length): the
+annotated offset bounds the expression, so its apex lies rarely at either end.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ REGIONS: dict[str, tuple[int, ...]] = {
 EYES: dict[str, tuple[int, ...]] = {"eye_right": RIGHT_EYE, "eye_left": LEFT_EYE}
 #: Margin of each box around its points, in inter-ocular distances (each side).
 MARGIN = 0.15
+#: The excursion's weight beside the distance from the onset in a region's apex curve.
+EXCURSION_SHARE = 0.25
 
 
 def region_boxes(landmarks: np.ndarray, size: int, regions: Mapping[str, Sequence[int]]) -> dict[str, tuple]:
@@ -126,10 +134,14 @@ def excursion(displacement: np.ndarray, reach: int) -> np.ndarray:
 
 
 def region_curves(displacement: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Each region's excursion curve of an onset-to-offset clip, smoothed over a twentieth of it."""
+    """Each region's apex curve of an onset-to-offset clip (``displacement`` ``N x R x 2`` from the
+    onset, smoothed over a twentieth of the clip): its distance from the onset scaled to its peak
+    excursion, plus :data:`EXCURSION_SHARE` of that excursion."""
     n = len(displacement)
     smooth = gaussian_filter1d(displacement, max(1.0, n / 20), axis=0, mode="nearest")
-    scores = excursion(smooth, max(1, round(n / 4)))
+    turns = excursion(smooth, max(1, round(n / 4)))
+    distance = np.linalg.norm(smooth, axis=2)
+    scores = distance * turns.max(axis=0) / np.maximum(distance.max(axis=0), 1e-9) + EXCURSION_SHARE * turns
     return {name: scores[:, i] for i, name in enumerate(names)}
 
 

@@ -15,7 +15,8 @@ from mer.data.curves import curve_path, load_curve
 from mer.data.dataset import ClipDataset
 from mer.data.frames import open_frames
 from mer.datasets.synthetic import generate
-from mer.preprocessing.extract_apex import compose_dataset
+from mer.data.faces import FaceTrack, crop_matrix
+from mer.preprocessing.extract_apex import at_most_native, compose_dataset
 from tests.conftest import SHARED_DATA, write_releases
 
 
@@ -54,6 +55,15 @@ def test_flow_spotting_finds_the_known_apex_within_the_bound(clips, tmp_path, ma
     errors = np.array([abs(int(r["apex"]) - truth[r["clip"]]) for r in rows])
     assert len(rows) == 8 and {r["apex_source"] for r in rows} == {"spotted"}
     assert errors.mean() <= 2 and errors.max() <= 6, errors
+
+
+@pytest.mark.parametrize(("extent", "side"), [(60.0, 78), (300.0, 224)])
+def test_the_face_crop_is_never_larger_than_the_face_in_the_source(extent, side):
+    landmarks = np.array([[10.0, 20.0], [10.0 + extent, 20.0 + extent / 2]])  # the crop box: extent x 1.3
+    track = FaceTrack("crop", 224, landmarks, crop_matrix(landmarks, 224), (400, 400))
+    small = at_most_native(track)
+    assert small.size == side
+    assert np.allclose(small.matrix[:, :2], np.eye(2) * min(1.0, 224 / (1.3 * extent)), atol=1e-3)
 
 
 def test_annotated_apexes_are_kept_unless_overwritten(clips, tmp_path, main):

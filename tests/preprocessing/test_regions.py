@@ -1,5 +1,6 @@
-"""Landmark regions: a brow's motion lands in the brows' regions through head motion, and the
-excursion score peaks where a region moves out and back, never on a drift."""
+"""Landmark regions: a brow's motion lands in the brows' regions through head motion, the
+excursion score peaks where a region moves out and back, never on a drift, and a region's apex
+curve holds over an expression held."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from mer.data.faces import detect_landmarks
 from mer.datasets.synthetic import random_face, render_face, skin_texture
 from mer.preprocessing.motion import to_grey
-from mer.preprocessing.regions import EYES, REGIONS, RegionMeter, apex_index, excursion
+from mer.preprocessing.regions import EYES, REGIONS, RegionMeter, apex_index, excursion, region_curves
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,18 @@ def test_excursion_peaks_out_and_back_and_ignores_a_drift():
     score = excursion(out_and_back + drift, 10)[:, 0]
     assert abs(int(np.argmax(score)) - 60) <= 1
     assert excursion(drift, 10).max() < 1e-9
+
+
+def test_a_held_expression_scores_over_its_hold_and_a_drift_scores_nothing():
+    t = np.arange(101, dtype=float)
+    held = np.clip((t - 20) / 15, 0, 1) * np.clip((85 - t) / 15, 0, 1)  # out by 35, held to 70, back by 85
+    displacement = np.zeros((101, 2, 2))
+    displacement[:, 0, 1] = -held
+    displacement[:, 1, 0] = 0.03 * t  # a drift three times as far: no say
+    curves = region_curves(displacement, ["brow", "drift"])
+    assert curves["drift"].max() < 1e-6
+    assert curves["brow"][40:66].min() > 0.7 * curves["brow"].max(), "held, the expression keeps its score"
+    assert 40 <= apex_index(curves["brow"] + curves["drift"]) <= 65
 
 
 def test_the_prior_breaks_a_plateau_towards_the_middle_but_keeps_a_clear_peak():
