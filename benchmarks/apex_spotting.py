@@ -25,7 +25,8 @@ from mer.datasets.synthetic import generate
 from mer.preprocessing.extract_apex import SPOT_METHODS, Options, compose_dataset, extract, load_samples
 
 
-def spot(annotations: Path, root: Path, workers: int | None, methods: list[str]) -> None:
+def annotated_clips(annotations: Path, root: Path) -> tuple[list, Path]:
+    """Every clip of a canonical CSV (each of its emotions a class), and the landmark cache."""
     rows = list(csv.DictReader(annotations.open()))
     emotions = ",".join(sorted({r["emotion"] for r in rows}))
     cfg = compose_dataset(
@@ -37,8 +38,12 @@ def spot(annotations: Path, root: Path, workers: int | None, methods: list[str])
             f"dataset.annotations={annotations}",
         ]
     )
-    samples = load_samples(cfg)
-    cache = Path(cfg.trainer.clip_cache_dir).expanduser()
+    return load_samples(cfg), Path(cfg.trainer.clip_cache_dir).expanduser()
+
+
+def spot(annotations: Path, root: Path, workers: int | None, methods: list[str]) -> None:
+    rows = list(csv.DictReader(annotations.open()))
+    samples, cache = annotated_clips(annotations, root)
     key = lambda r: (r["clip"], int(r["onset"]), int(r["offset"]))  # noqa: E731
     truth = {key(r): int(r["apex"]) for r in rows}
     middle = {key(r): abs((int(r["onset"]) + int(r["offset"])) // 2 - int(r["apex"])) for r in rows}

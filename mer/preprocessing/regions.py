@@ -133,15 +133,22 @@ def excursion(displacement: np.ndarray, reach: int) -> np.ndarray:
     return np.sqrt(np.clip(-(before * after).sum(axis=2), 0, None))
 
 
-def region_curves(displacement: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+def region_curves(
+    displacement: np.ndarray,
+    names: Sequence[str],
+    *,
+    smoothing: float = 1 / 20,
+    reach: float = 1 / 4,
+    share: float = EXCURSION_SHARE,
+) -> dict[str, np.ndarray]:
     """Each region's apex curve of an onset-to-offset clip (``displacement`` ``N x R x 2`` from the
-    onset, smoothed over a twentieth of the clip): its distance from the onset scaled to its peak
-    excursion, plus :data:`EXCURSION_SHARE` of that excursion."""
+    onset, smoothed over ``smoothing`` of the clip): its distance from the onset scaled to its peak
+    excursion (reaching ``reach`` of the clip), plus ``share`` of that excursion."""
     n = len(displacement)
-    smooth = gaussian_filter1d(displacement, max(1.0, n / 20), axis=0, mode="nearest")
-    turns = excursion(smooth, max(1, round(n / 4)))
+    smooth = gaussian_filter1d(displacement, max(1.0, n * smoothing), axis=0, mode="nearest")
+    turns = excursion(smooth, max(1, round(n * reach)))
     distance = np.linalg.norm(smooth, axis=2)
-    scores = distance * turns.max(axis=0) / np.maximum(distance.max(axis=0), 1e-9) + EXCURSION_SHARE * turns
+    scores = distance * turns.max(axis=0) / np.maximum(distance.max(axis=0), 1e-9) + share * turns
     return {name: scores[:, i] for i, name in enumerate(names)}
 
 
@@ -150,9 +157,9 @@ def expression_curve(curves: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.sum([curves[name] for name in REGIONS], axis=0)
 
 
-def apex_index(curve: np.ndarray) -> int:
-    """Index of the curve's peak under the prior: a Gaussian centred on the clip, sd a quarter of it."""
+def apex_index(curve: np.ndarray, *, sd: float = 0.25) -> int:
+    """Index of the curve's peak under the prior: a Gaussian centred on the clip, ``sd`` of its length."""
     n = len(curve)
     t = np.arange(n)
-    prior = np.exp(-0.5 * ((t - (n - 1) / 2) / (n / 4)) ** 2)
+    prior = np.exp(-0.5 * ((t - (n - 1) / 2) / (n * sd)) ** 2)
     return int(np.argmax(curve * prior))
