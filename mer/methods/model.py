@@ -110,8 +110,11 @@ class MethodModel(nn.Module):
     def au_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.au(self._features(x)[1]))
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss_fn: nn.Module) -> torch.Tensor:
-        """One batch's loss; ``index`` are the samples' positions in the training set."""
+    def training_loss(
+        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss_fn: nn.Module
+    ) -> tuple[torch.Tensor, None]:
+        """One batch's loss and no logits (the methods' losses hide them); ``index`` are the
+        samples' positions in the training set."""
         n = len(y)
         if self.confidence is not None:
             y = self.confidence.targets(index)
@@ -143,7 +146,7 @@ class MethodModel(nn.Module):
             )
         if heads is not None:
             extra = extra + self.methods["dan"]["weight"] * partition_loss(heads)
-        return loss + extra
+        return loss + extra, None
 
     @property
     def eac(self) -> dict | None:

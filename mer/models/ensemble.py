@@ -2,12 +2,13 @@
 probabilities.
 
 The trainer calls :meth:`Ensemble.training_loss` (its hook for models that compute their own loss):
-the sum of each member's loss on its own logits. The members share no parameter, so each gets the
-gradient of its own loss only, and with a per-parameter optimizer (Adam, SGD) one joint step is the
-step each member would take trained alone on the same batch: the ensemble trains its members fold
-by fold under one protocol and one recipe (optimizer, lr, batch, epochs), side by side, and nothing
-in training couples them. :meth:`forward` returns the log of the mean member probability, whose
-softmax (what ``predict`` takes) is that mean again.
+the sum of each member's loss on its own logits, and the fused prediction for the training
+accuracy. The members share no parameter, so each gets the gradient of its own loss only, and with
+a per-parameter optimizer (Adam, SGD) one joint step is the step each member would take trained
+alone on the same batch: the ensemble trains its members fold by fold under one protocol and one
+recipe (optimizer, lr, batch, epochs), side by side, and nothing in training couples them.
+:meth:`forward` returns the log of the mean member probability, whose softmax (what ``predict``
+takes) is that mean again.
 """
 
 from __future__ import annotations
@@ -48,12 +49,20 @@ class Ensemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x K``: log of the mean of the members' class probabilities."""
-        log_probs = torch.stack([m(x).float().log_softmax(dim=1) for m in self.members.values()])
-        return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
+        return _fused([m(x) for m in self.members.values()])
 
-    def training_loss(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss_fn: nn.Module) -> torch.Tensor:
-        """The sum of the members' own losses (``index``, the samples' positions, is not needed)."""
-        return sum(loss_fn(m(x), y) for m in self.members.values())
+    def training_loss(
+        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss_fn: nn.Module
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sum of the members' own losses, and the fused logits (``index`` is not needed)."""
+        logits = [m(x) for m in self.members.values()]
+        return sum(loss_fn(z, y) for z in logits), _fused(logits)
 
     def end_epoch(self, epoch: int) -> None:
         """Nothing to update between epochs (the trainer's hook for models with their own loss)."""
+
+
+def _fused(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Log of the mean of the members' class probabilities, from their logits."""
+    log_probs = torch.stack([z.float().log_softmax(dim=1) for z in logits])
+    return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))

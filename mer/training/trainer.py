@@ -69,16 +69,16 @@ def train_model(
     Beta(mixup, mixup) (Zhang et al., ICLR 2018), and mixes the two labels' losses alike.
     """
     schedule = schedule or Standard()
-    methods = hasattr(model, "training_loss")  # a backbone wrapped with methods (mer.methods.model)
+    own_loss = hasattr(model, "training_loss")  # training methods (mer.methods.model), an ensemble
     data = _Indexed(data)
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
     base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
     augment = augment or Augment()
-    if mixup > 0 and methods:
-        raise ValueError("trainer.mixup does not combine with the training methods (methods.*) yet")
-    if methods and distributed.active():
-        raise ValueError("the training methods (methods.*) do not run under torchrun yet; run one process")
+    if mixup > 0 and own_loss:
+        raise ValueError(f"trainer.mixup does not combine with {type(model).__name__}'s own training loss yet")
+    if own_loss and distributed.active():
+        raise ValueError(f"{type(model).__name__}'s own training loss does not run under torchrun yet; run one process")
     if hasattr(model, "generator"):
         model.generator = generator
     net = runtime.prepare(model.train())
@@ -105,12 +105,12 @@ def train_model(
         drawn = torch.zeros(num_classes, dtype=torch.long, device=runtime.device)
         total = torch.zeros((), device=runtime.device)
         correct = torch.zeros((), device=runtime.device)
-        count = 0
+        count = scored = 0
         for x, y, index in source.epoch(epoch, plan.sampling_power):
             drawn += torch.bincount(y, minlength=num_classes)
             with runtime.autocast():
-                if methods:
-                    loss, logits = model.training_loss(x, y, index, loss_fn), None
+                if own_loss:
+                    loss, logits = model.training_loss(x, y, index, loss_fn)
                 elif mixup > 0:
                     loss, logits = _mixup_loss(net, loss_fn, x, y, mixup, generator)
                 else:
@@ -123,18 +123,19 @@ def train_model(
             total += loss.detach() * len(y)
             if logits is not None:
                 correct += (logits.detach().argmax(dim=1) == y).sum()
+                scored += len(y)
             count += len(y)
         record = {
             "epoch": epoch,
             "loss": total.item() / max(count, 1),
-            "accuracy": None if methods else correct.item() / max(count, 1),
+            "accuracy": correct.item() / scored if scored else None,
             "sampling_power": plan.sampling_power,
             "reweight_power": plan.reweight_power,
         }
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if methods:
+        if own_loss:
             model.end_epoch(epoch)
         bar.set_postfix(loss=f"{record['loss']:.3f}")
         changed = epoch == 0 or epoch == epochs - 1 or plan != schedule.plan(epoch - 1)

@@ -39,3 +39,5 @@ def test_one_fold_of_the_composite(model, tmp_path):
     assert results["num_folds"] == 1 and 0 <= results["uf1"] <= 1
     rows = list(csv.DictReader((tmp_path / "run" / "predictions.csv").open()))
     assert rows and len({r["subject"] for r in rows}) == 1
+    curve = list(csv.DictReader((tmp_path / "run" / "folds" / "fold000.curve.csv").open()))
+    assert curve and all(0 <= float(r["accuracy"]) <= 1 for r in curve), "the ensemble too logs its accuracy"

@@ -36,7 +36,7 @@ def test_a_joint_step_is_each_members_own_step():
     net = Ensemble(num_classes=3, members=[_linear, _linear])
     alone = copy.deepcopy(net.members["1"])
     x, y = torch.rand(8, 3, 28, 28), torch.arange(8) % 3
-    for model, loss in ((net, lambda: net.training_loss(x, y, None, nn.CrossEntropyLoss())),
+    for model, loss in ((net, lambda: net.training_loss(x, y, None, nn.CrossEntropyLoss())[0]),
                         (alone, lambda: nn.functional.cross_entropy(alone(x), y))):  # fmt: skip
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         for _ in range(5):

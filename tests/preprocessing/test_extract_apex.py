@@ -13,9 +13,9 @@ from data_tools.extract_apex import main as cli
 from mer.data.annotations import read_canonical_csv
 from mer.data.curves import curve_path, load_curve
 from mer.data.dataset import ClipDataset
+from mer.data.faces import FaceTrack, crop_matrix
 from mer.data.frames import open_frames
 from mer.datasets.synthetic import generate
-from mer.data.faces import FaceTrack, crop_matrix
 from mer.preprocessing.extract_apex import at_most_native, compose_dataset
 from tests.conftest import SHARED_DATA, write_releases
 
