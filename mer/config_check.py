@@ -5,6 +5,7 @@ cannot give (``model=ststnet`` on RGB clips)."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -138,3 +139,15 @@ def check_command_line(overrides: Sequence[str], config_dir: Path, config_name: 
     choices = [o for o in overrides if (p := _split(o)) is not None and p[0] in groups and "," not in p[1]]
     with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
         check_keys(overrides, compose(config_name, overrides=choices), groups)
+
+
+def path_or_overrides(
+    inputs: Sequence[str], parser: argparse.ArgumentParser, noun: str
+) -> tuple[Path | None, list[str]]:
+    """A command's positional inputs as one ``noun`` path or Hydra ``dataset=`` overrides, never
+    both (``python -m mer.spot``, ``python -m mer.predict``); anything else is a usage error."""
+    overrides = [a for a in inputs if "=" in a]
+    paths = [Path(a) for a in inputs if "=" not in a]
+    if overrides and paths or len(paths) > 1:
+        parser.error(f"give one {noun}, or dataset= overrides")
+    return (paths[0] if paths else None), overrides

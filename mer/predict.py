@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from mer.atomic import csv_text, write_text_atomic
 from mer.checkpoint import load_checkpoint
+from mer.config_check import path_or_overrides
 from mer.data.annotations import AnnotationError, Sample
 from mer.data.build import build_dataset
 from mer.data.frames import FrameReadError, open_frames
@@ -111,15 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offset", type=int)
     parser.add_argument("--out", type=Path, help="with dataset= overrides: the predictions CSV (default: print)")
     args = parser.parse_args(argv)
-    overrides = [a for a in args.inputs if "=" in a]
-    clips = [Path(a) for a in args.inputs if "=" not in a]
-    if overrides and clips or len(clips) > 1:
-        parser.error("give one CLIP, or dataset= overrides")
+    clip, overrides = path_or_overrides(args.inputs, parser, "CLIP")
     try:
         if overrides:
             columns, rows = classify_dataset(args.checkpoint, overrides)
         else:
-            probabilities = classify(args.checkpoint, clips[0], args.onset, args.offset)
+            probabilities = classify(args.checkpoint, clip, args.onset, args.offset)
     except (AnnotationError, FileNotFoundError, FrameReadError, ValueError, HydraException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

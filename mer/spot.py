@@ -28,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
 from mer.atomic import csv_text, write_text_atomic
+from mer.config_check import path_or_overrides
 from mer.data.annotations import AnnotationError
 from mer.data.frames import FrameReadError
 from mer.preprocessing.intervals import Interval, Settings, spot_intervals, video_motion
@@ -84,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=Settings.threshold, help="robust deviations to spot")
     parser.add_argument("--cache", type=Path, help="landmark cache (default with dataset=: trainer.clip_cache_dir)")
     args = parser.parse_args(argv)
-    overrides = [a for a in args.inputs if "=" in a]
-    videos = [Path(a) for a in args.inputs if "=" not in a]
-    if overrides and videos or len(videos) > 1:
-        parser.error("give one VIDEO, or dataset= overrides")
+    video, overrides = path_or_overrides(args.inputs, parser, "VIDEO")
     settings = Settings(threshold=args.threshold)
     try:
         classifier = None
@@ -99,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             truth, rates, cache = _dataset_videos(overrides)
             cache = args.cache or cache
         else:
-            truth, rates, cache = {}, {videos[0]: None}, args.cache
+            truth, rates, cache = {}, {video: None}, args.cache
         found: dict[Path, list[Interval]] = {}
         for path in tqdm(list(rates), desc="videos", unit="video", disable=len(rates) == 1):
             found[path] = spot_video(path, args.fps or rates[path], settings, cache)

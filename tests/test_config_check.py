@@ -1,12 +1,14 @@
 """The first-run mistakes on mer.train's command line, each one line naming the fix."""
 
+import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mer.config_check import ConfigError, check_command_line, check_input
+from mer.config_check import ConfigError, check_command_line, check_input, path_or_overrides
 from tests.conftest import CONFIGS
 
 
@@ -65,3 +67,22 @@ def test_the_command_prints_one_line_and_exits_before_training(tmp_path):
     assert line.startswith("mer.train: dataset.classes=megc3: dataset/classes is a config group, not a key; write ")
     assert "dataset/classes=megc3 (choices: " in line and "megc3" in line.split("choices: ")[1]
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        (["a.mp4"], (Path("a.mp4"), [])),
+        (["dataset=casme2", "dataset.root=/x"], (None, ["dataset=casme2", "dataset.root=/x"])),
+        (["a.mp4", "dataset=casme2"], None),
+        (["a.mp4", "b.mp4"], None),
+    ],
+)
+def test_one_path_or_dataset_overrides_never_both(inputs, expected, capsys):
+    parser = argparse.ArgumentParser(prog="mer.spot")
+    if expected is not None:
+        assert path_or_overrides(inputs, parser, "VIDEO") == expected
+        return
+    with pytest.raises(SystemExit):
+        path_or_overrides(inputs, parser, "VIDEO")
+    assert "give one VIDEO, or dataset= overrides" in capsys.readouterr().err
