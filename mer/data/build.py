@@ -56,25 +56,9 @@ def build_dataset(
     sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), dict(dataset["sampling"])))
     if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
         raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
+    common = dict(strategy=sampling.strategy, num_frames=sampling.num_frames, stride=sampling.stride)
     if kind == "flow_clip":
-        return FlowClipDataset(
-            samples,
-            strategy=sampling.strategy,
-            num_frames=sampling.num_frames,
-            stride=sampling.stride,
-            size=size,
-            cache_dir=cache_dir,
-            algorithm=algorithm,
-            face=face,
-        )
+        return FlowClipDataset(samples, **common, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
     return ClipDataset(
-        samples,
-        strategy=sampling.strategy,
-        num_frames=sampling.num_frames,
-        stride=sampling.stride,
-        curves_dir=sampling.curves_dir,
-        size=size,
-        cache=cache,
-        cache_dir=cache_dir,
-        face=face,
+        samples, **common, curves_dir=sampling.curves_dir, size=size, cache=cache, cache_dir=cache_dir, face=face
     )
