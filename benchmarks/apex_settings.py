@@ -16,7 +16,9 @@ subject is scored with the setting that is best on the other subjects.
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -31,9 +33,23 @@ from mer.data.faces import face_track, transform_points
 from mer.data.frames import open_frames
 from mer.preprocessing.extract_apex import at_most_native
 from mer.preprocessing.motion import to_grey
-from mer.preprocessing.regions import REGIONS, RegionMeter, apex_index, excursion, onset_vectors, region_curves
+from mer.preprocessing.regions import (
+    EXCURSION_SHARE,
+    REGIONS,
+    RegionMeter,
+    apex_index,
+    excursion,
+    onset_vectors,
+    region_curves,
+)
 
-DEFAULT = (1 / 20, 1 / 4, 0.25, 0.25)  # smoothing, reach, prior sd, share: the library's defaults
+
+def _default(function, name: str) -> float:
+    return inspect.signature(function).parameters[name].default
+
+
+#: smoothing, reach, prior sd, share: the library's own defaults
+DEFAULT = (*(_default(region_curves, k) for k in ("smoothing", "reach")), _default(apex_index, "sd"), EXCURSION_SHARE)
 GRID = list(itertools.product((1 / 40, 1 / 20, 1 / 10), (1 / 4, 1 / 3), (0.25, 0.3), (1 / 8, 1 / 4, 1 / 2)))
 
 
@@ -91,7 +107,7 @@ def main() -> None:
     print("| width | default | worst minus midpoint | excursion alone | grid min-max (mean) | chosen on others |")
     print("|---|---|---|---|---|---|")
     for width in args.widths:
-        with ProcessPoolExecutor(args.workers) as pool:
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             jobs = [(s, width, cache) for s in samples]
             moved = list(tqdm(pool.map(displacement, jobs), total=len(jobs), desc=f"{width} px", unit="clip"))
         default, alone = errors(samples, moved, DEFAULT), errors(samples, moved, None)

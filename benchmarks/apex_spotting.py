@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mer.data.annotations import Sample
 from mer.datasets.synthetic import generate
 from mer.preprocessing.extract_apex import SPOT_METHODS, Options, compose_dataset, extract, load_samples
 
 
-def annotated_clips(annotations: Path, root: Path) -> tuple[list, Path]:
+def annotated_clips(annotations: Path, root: Path) -> tuple[list[Sample], Path]:
     """Every clip of a canonical CSV (each of its emotions a class), and the landmark cache."""
     rows = list(csv.DictReader(annotations.open()))
     emotions = ",".join(sorted({r["emotion"] for r in rows}))
@@ -42,6 +43,7 @@ def annotated_clips(annotations: Path, root: Path) -> tuple[list, Path]:
 
 
 def spot(annotations: Path, root: Path, workers: int | None, methods: list[str]) -> None:
+    """Print each method's apex error on the CSV's clips as a markdown table, and the midpoint's."""
     rows = list(csv.DictReader(annotations.open()))
     samples, cache = annotated_clips(annotations, root)
     key = lambda r: (r["clip"], int(r["onset"]), int(r["offset"]))  # noqa: E731

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "--work-width",
         type=int,
         default=Options.work_width,
-        help="side of the face crop motion is measured on, at most the face's own (default: %(default)s)",
+        help="side of the face crop motion is measured on, at most the face's own; without a face, the "
+        "whole frame's width (default: %(default)s)",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_intermixed_args(argv)

@@ -56,7 +56,9 @@ class Ensemble(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The sum of the members' own losses, and the fused logits (``index`` is not needed)."""
         logits = [m(x) for m in self.members.values()]
-        return sum(loss_fn(z, y) for z in logits), _fused(logits)
+        with torch.no_grad():
+            fused = _fused([z.detach() for z in logits])
+        return sum(loss_fn(z, y) for z in logits), fused
 
     def end_epoch(self, epoch: int) -> None:
         """Nothing to update between epochs (the trainer's hook for models with their own loss)."""

@@ -73,7 +73,7 @@ class Options:
     curves_dir: Path | None = None
     plot_dir: Path | None = None
     face_cache: Path | None = None
-    work_width: int = 224  # side motion is measured at (at most the face's own): CASME II apex error 6.3 at 128, 5.6
+    work_width: int = 224  # face crop side (at most the face's own), or the whole frame's width without a face
 
     def __post_init__(self) -> None:
         face = "crop" if self.face == "detect" else self.face  # "detect": the Haar-era name of crop
@@ -149,11 +149,13 @@ def _face(sample: Sample, options: Options) -> FaceTrack | None:
 
 
 def at_most_native(track: FaceTrack) -> FaceTrack:
-    """The face crop no larger than the face is in the source frames.
+    """A ``crop`` track no larger than the face is in the source frames (other modes unchanged).
 
     Upsampling adds no detail and shrinks the flow's window against the face: 96-pixel synthetic
     clips measured at 224 pixels had a worst apex error of 12 frames, at their own 79 pixels 4.
     """
+    if track.mode != "crop":
+        return track
     side = int(round(track.size / np.sqrt(abs(np.linalg.det(track.matrix[:, :2])))))
     if side >= track.size:
         return track

@@ -25,9 +25,11 @@ does: a steady drift (a slow head turn the fits leave, a lighting change) or an 
 rising at the offset scores nothing. A region's apex curve is then its displacement from the
 onset, scaled so that its peak is the region's peak excursion, plus a quarter of the excursion
 itself. The displacement keeps an expression held over several frames at full score, where the
-excursion alone peaks only at the turn; on 224-pixel faces this took the mean error on the 131
-CASME II clips of ``casme2_dev`` from 6.3 frames (excursion alone) to 5.6, and its worst clip
-from 22 to 8 frames beyond the midpoint's error (docs/spotting.md). The apex is the peak of the
+excursion alone peaks only at the turn; with the 224-pixel crop this took the mean error on the
+131 CASME II clips of ``casme2_dev`` from 6.46 frames (the excursion alone at 128 pixels) to 5.59,
+and its worst clip from 20 to 8 frames beyond the midpoint's error (docs/spotting.md). A drift
+along the expression's own direction still adds to its distance; the prior keeps such a clip's
+apex off the last frame. The apex is the peak of the
 regions' sum under a broad prior (a Gaussian over the clip, sd a quarter of its length): the
 annotated offset bounds the expression, so its apex lies rarely at either end.
 """
@@ -158,8 +160,11 @@ def expression_curve(curves: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def apex_index(curve: np.ndarray, *, sd: float = 0.25) -> int:
-    """Index of the curve's peak under the prior: a Gaussian centred on the clip, ``sd`` of its length."""
+    """Index of the curve's peak under the prior: a Gaussian centred on the clip, ``sd`` of its
+    length; a clip with no motion at all gets its middle frame, the prior's own guess."""
     n = len(curve)
+    if not np.any(curve > 0):
+        return (n - 1) // 2
     t = np.arange(n)
     prior = np.exp(-0.5 * ((t - (n - 1) / 2) / (n * sd)) ** 2)
     return int(np.argmax(curve * prior))

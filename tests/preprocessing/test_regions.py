@@ -75,3 +75,4 @@ def test_the_prior_breaks_a_plateau_towards_the_middle_but_keeps_a_clear_peak():
     assert 20 <= apex_index(plateau) <= 35
     peak = np.exp(-(((np.arange(60) - 12) / 3) ** 2))
     assert apex_index(peak) == 12
+    assert apex_index(np.zeros(61)) == 30, "no motion: the middle, not the onset"
