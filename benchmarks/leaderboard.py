@@ -12,9 +12,10 @@ with its source. Every model of :data:`PUBLISHED` gets a row, run or not, so a m
 Runs that are partial (``evaluation.max_folds``) or fewer than three seeds are marked, and so is the
 page: such a table is an example, not the leaderboard.
 
-The whole board is one Hydra multirun, for a GPU (on a 2-core CPU a fold at the recipes took: RCN
-1.5 min, Dual-Inception 10 min, FaceTopoNet about 15 min, HTNet about 10 h); run again, it resumes
-each run's finished folds:
+The whole board is one Hydra multirun, for a GPU or many cores (on one core of a 2-core CPU a fold
+at the recipes took: RCN 1.5 min, Dual-Inception 10 min, OFF-ApexNet over 8 min, FaceTopoNet about
+15 min, HTNet about 10 h; on the CPU every model but HTNet trains one fold per core,
+``trainer.fold_workers``); run again, it resumes each run's finished folds:
 
     python -m mer.train -m dataset=megc2019_flow dataset.root=DIR seed=0,1,2 \
         model=ststnet,offapexnet,dual_inception,rcn,htnet,facetoponet,ensemble_flow \

@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 from torch import nn
 
+from mer.models.seeded_dropout import Dropout, SeededDropouts
+
 CANONICAL_LANDMARKS = Path(__file__).with_name("canonical_landmarks.csv")
 NOSE_TIP = 30  # dlib's 68-point order
 INNER = tuple(range(17, 68))  # brows, eyes, nose, mouth: the jaw line lies outside tight face crops
@@ -59,7 +61,7 @@ class _Stream(nn.Module):
         return out.mean(dim=1)
 
 
-class FaceTopoNet(nn.Module):
+class FaceTopoNet(SeededDropouts, nn.Module):
     def __init__(
         self,
         *,
@@ -89,7 +91,7 @@ class FaceTopoNet(nn.Module):
         self.structure = _Stream(2 + in_channels, hidden)
         self.texture = _Stream(in_channels * patch * patch, hidden)
         self.attention = nn.Linear(2 * hidden, 1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.fc = nn.Linear(2 * hidden, num_classes)
 
     def symmetric_edges(self) -> torch.Tensor:

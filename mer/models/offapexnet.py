@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mer.models.seeded_dropout import Dropout, SeededDropouts
+
 
 def _stream() -> nn.Sequential:
     return nn.Sequential(
@@ -24,7 +26,7 @@ def _stream() -> nn.Sequential:
     )
 
 
-class OffApexNet(nn.Module):
+class OffApexNet(SeededDropouts, nn.Module):
     def __init__(
         self,
         *,
@@ -41,10 +43,10 @@ class OffApexNet(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(features, hidden),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 

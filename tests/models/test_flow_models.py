@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from mer.models.dual_inception import DualInception
+from mer.models.facetoponet import FaceTopoNet
 from mer.models.htnet import (
     FALLBACK_LANDMARKS,
     PUBLISHED_CENTRES,
@@ -14,6 +15,7 @@ from mer.models.htnet import (
     _to_blocks,
     region_centres,
 )
+from mer.models.offapexnet import OffApexNet
 from mer.models.rcn import RCN, class_weight_attention
 from tests.models.test_models import build
 
@@ -105,8 +107,10 @@ def test_rcn_attention_has_no_parameters_and_weights_the_features_by_class_maps(
     assert last < 0.1 < 1.0 < first
 
 
-def test_rcn_dropout_masks_follow_the_generator():
-    net = RCN(num_classes=3).train()
+@pytest.mark.parametrize("model_class", [RCN, OffApexNet, FaceTopoNet], ids=lambda c: c.__name__)
+def test_dropout_masks_follow_the_generator(model_class):
+    """What lets folds train side by side in threads (trainer.fold_workers) reproducibly."""
+    net = model_class(num_classes=3).train()
     x = torch.rand(8, 3, 28, 28)
     outputs = []
     for seed in (7, 7, 8):
