@@ -52,7 +52,9 @@ class DiskClipCache:
         os.replace(tmp, self.path)
 
     def _open(self) -> None:
-        if self._clips is None:
+        """Map both files; ``_done`` is set last, so a thread that finds it set finds both (folds
+        training in threads share one cache, and the first get of two may run at once)."""
+        if self._done is None:
             self._clips = np.load(self.path, mmap_mode="r+")
             self._done = np.load(self.done_path, mmap_mode="r+")
 
