@@ -16,7 +16,6 @@ subject is scored with the setting that is best on the other subjects.
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -29,39 +28,22 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm import tqdm
 
 from mer.data.annotations import Sample
-from mer.data.faces import face_track, transform_points
 from mer.data.frames import open_frames
-from mer.preprocessing.extract_apex import at_most_native
+from mer.preprocessing.extract_apex import Options, face_crop, region_displacement
 from mer.preprocessing.motion import to_grey
-from mer.preprocessing.regions import (
-    EXCURSION_SHARE,
-    REGIONS,
-    RegionMeter,
-    apex_index,
-    excursion,
-    onset_vectors,
-    region_curves,
-)
+from mer.preprocessing.regions import REGIONS, apex_index, excursion, expression_curve, region_curves
 
-
-def _default(function, name: str) -> float:
-    return inspect.signature(function).parameters[name].default
-
-
-#: smoothing, reach, prior sd, share: the library's own defaults
-DEFAULT = (*(_default(region_curves, k) for k in ("smoothing", "reach")), _default(apex_index, "sd"), EXCURSION_SHARE)
 GRID = list(itertools.product((1 / 40, 1 / 20, 1 / 10), (1 / 4, 1 / 3), (0.25, 0.3), (1 / 8, 1 / 4, 1 / 2)))
 
 
 def displacement(job: tuple[Sample, int, Path]) -> np.ndarray:
-    """``N x R x 2``: the clip's expression regions' displacement from its onset frame."""
+    """``N x R x 2``: the clip's expression regions' displacement from its onset frame, measured as
+    ``data_tools/extract_apex.py`` measures it at crop side ``width``."""
     sample, width, cache = job
     cv2.setNumThreads(1)
-    track = at_most_native(face_track(sample.path, sample.onset, mode="crop", size=width, cache_dir=cache))
-    frames = open_frames(sample.path).read(list(range(sample.onset, sample.offset + 1)))
-    grey = to_grey(track.apply(frames), None)
-    meter = RegionMeter(transform_points(track.landmarks, track.matrix), grey.shape[1:])
-    return onset_vectors(grey, meter)[:, : len(REGIONS)]
+    track = face_crop(sample, Options(face="crop", work_width=width, face_cache=cache))
+    grey = to_grey(track.apply(open_frames(sample.path).read(list(range(sample.onset, sample.offset + 1)))), None)
+    return region_displacement(grey, track)[0][:, : len(REGIONS)]
 
 
 def excursion_alone(d: np.ndarray) -> np.ndarray:
@@ -70,18 +52,15 @@ def excursion_alone(d: np.ndarray) -> np.ndarray:
     return excursion(gaussian_filter1d(d, max(1.0, n / 20), axis=0, mode="nearest"), max(1, round(n / 4))).sum(1)
 
 
-def errors(samples: list[Sample], moved: list[np.ndarray], setting: tuple | None) -> np.ndarray:
-    """Each clip's abs apex error under ``setting`` (``None``: the excursion alone)."""
-    out = []
-    for sample, d in zip(samples, moved, strict=True):
-        if setting is None:
-            peak = apex_index(excursion_alone(d))
-        else:
-            smoothing, reach, sd, share = setting
-            curves = region_curves(d, REGIONS, smoothing=smoothing, reach=reach, share=share)
-            peak = apex_index(np.sum(list(curves.values()), axis=0), sd=sd)
-        out.append(abs(sample.onset + peak - sample.apex))
-    return np.array(out)
+def apex_under(d: np.ndarray, setting: tuple) -> int:
+    """The apex of ``setting``'s curve: smoothing, reach, prior sd, excursion share."""
+    smoothing, reach, sd, share = setting
+    return apex_index(expression_curve(region_curves(d, REGIONS, smoothing=smoothing, reach=reach, share=share)), sd=sd)
+
+
+def errors(samples: list[Sample], peaks: list[int]) -> np.ndarray:
+    """Each clip's abs apex error."""
+    return np.array([abs(s.onset + p - s.apex) for s, p in zip(samples, peaks, strict=True)])
 
 
 def chosen_on_other_subjects(samples: list[Sample], table: np.ndarray) -> np.ndarray:
@@ -110,8 +89,9 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             jobs = [(s, width, cache) for s in samples]
             moved = list(tqdm(pool.map(displacement, jobs), total=len(jobs), desc=f"{width} px", unit="clip"))
-        default, alone = errors(samples, moved, DEFAULT), errors(samples, moved, None)
-        table = np.stack([errors(samples, moved, g) for g in GRID])
+        default = errors(samples, [apex_index(expression_curve(region_curves(d, REGIONS))) for d in moved])
+        alone = errors(samples, [apex_index(excursion_alone(d)) for d in moved])
+        table = np.stack([errors(samples, [apex_under(d, g) for d in moved]) for g in GRID])
         means = table.mean(axis=1)
         print(
             f"| {width} | {default.mean():.2f} | {(default - middle).max()} | {alone.mean():.2f} "

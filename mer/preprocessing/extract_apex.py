@@ -131,7 +131,7 @@ def _chunks(numbers: Sequence[int]) -> Iterator[Sequence[int]]:
         yield numbers[start : start + CHUNK]
 
 
-def _face(sample: Sample, options: Options) -> FaceTrack | None:
+def face_crop(sample: Sample, options: Options) -> FaceTrack | None:
     """The clip's landmark face crop (``work_width`` square, or the face's own size where smaller);
     ``None`` means the whole frame."""
     face = "crop" if options.crop_dir else options.face
@@ -180,14 +180,20 @@ def _write_aligned(source: FrameSource, track: FaceTrack, sample: Sample, option
     write_video(target, frames, int(round(sample.fps or 30)))
 
 
+def region_displacement(grey: np.ndarray, track: FaceTrack) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``N x R x 2``: each landmark region's displacement from the clip's first frame, and the
+    regions' names (the expression regions, then the eyes); ``grey`` is ``track``'s face crop."""
+    meter = RegionMeter(transform_points(track.landmarks, track.matrix), grey.shape[1:])
+    return onset_vectors(grey, meter), meter.names
+
+
 def clip_curves(
     grey: np.ndarray, track: FaceTrack | None, method: str
 ) -> tuple[np.ndarray, int, dict[str, np.ndarray]]:
     """The clip's motion curve, the index of its apex, and each landmark region's curve (none
     without landmarks: ``regions`` falls back to the whole-face ``flow``)."""
     if method == "regions" and track is not None:
-        meter = RegionMeter(transform_points(track.landmarks, track.matrix), grey.shape[1:])
-        curves = region_curves(onset_vectors(grey, meter), meter.names)
+        curves = region_curves(*region_displacement(grey, track))
         curve = expression_curve(curves)
         return curve, apex_index(curve), curves
     curve = clip_motion(grey, "flow" if method == "regions" else method)
@@ -242,7 +248,7 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
         numbers = list(range(onset, offset + 1))
         spot = apex is None or options.overwrite
         measure = spot or options.curves_dir or options.plot_dir
-        track = _face(sample, options) if measure or options.crop_dir else None
+        track = face_crop(sample, options) if measure or options.crop_dir else None
         if measure:
             frames = [source.read(c) for c in _chunks(numbers)]
             greys = [to_grey(track.apply(f), None) if track else to_grey(f, options.work_width) for f in frames]
