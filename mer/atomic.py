@@ -46,5 +46,14 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
+def write_or_print_csv(out: str | Path | None, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A command's CSV output: written atomically to ``out``, or printed where no file is given."""
+    text = csv_text(header, rows)
+    if out:
+        write_text_atomic(out, text)
+    else:
+        print(text, end="")
+
+
 def write_csv_atomic(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     write_text_atomic(path, csv_text(header, rows))

@@ -24,7 +24,7 @@ import torch
 from hydra.errors import HydraException
 from tqdm import tqdm
 
-from mer.atomic import csv_text, write_text_atomic
+from mer.atomic import write_or_print_csv
 from mer.checkpoint import load_checkpoint
 from mer.config_check import path_or_overrides
 from mer.data.annotations import AnnotationError, Sample
@@ -122,12 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if overrides:
-        text = csv_text(columns, ([row[c] for c in columns] for row in rows))
+        write_or_print_csv(args.out, columns, ([row[c] for c in columns] for row in rows))
         if args.out:
-            write_text_atomic(args.out, text)
             print(f"{len(rows)} samples classified -> {args.out}")
-        else:
-            print(text, end="")
         return 0
     for name, p in sorted(probabilities.items(), key=lambda item: -item[1]):
         print(f"{name:>12s}  {p:.4f}")

@@ -27,7 +27,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from mer.atomic import csv_text, write_text_atomic
+from mer.atomic import write_or_print_csv
 from mer.config_check import path_or_overrides
 from mer.data.annotations import AnnotationError
 from mer.data.frames import FrameReadError
@@ -121,12 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     columns = [*COLUMNS, *(("class", "probability") if classifier is not None else ())]
-    text = csv_text(columns, ([row[c] for c in columns] for row in rows))
+    write_or_print_csv(args.out, columns, ([row[c] for c in columns] for row in rows))
     if args.out:
-        write_text_atomic(args.out, text)
         print(f"{len(rows)} interval(s) in {len(found)} video(s): {args.out}")
-    else:
-        print(text, end="")
     if overrides:
         spotted = {str(p): [(i.onset, i.offset) for i in s] for p, s in found.items()}
         print(f"MEGC spotting: {score(spotted, {str(p): t for p, t in truth.items()})}")
