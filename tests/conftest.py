@@ -19,6 +19,19 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
+def tiny_clip_run(cache_dir: Path) -> list[str]:
+    """Overrides for a run of seconds on fixture clips: 4 frames of 16 x 16 as released, one epoch."""
+    return [
+        "dataset.face.mode=none",
+        "input.kind=clips",
+        "input.size=[16,16]",
+        "input.num_frames=4",
+        "trainer.epochs=1",
+        "trainer.progress=false",
+        f"trainer.clip_cache_dir={cache_dir}",
+    ]
+
+
 def frame_value(number: int) -> int:
     """A distinct grey level per frame, so a read can be checked against the frame it claims to be."""
     return (number * 7) % 250

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from mer.experiment import run
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, tiny_clip_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -263,13 +263,7 @@ def test_several_intervals_of_one_video_are_predicted_and_named_apart(tmp_path):
                 f"dataset.root={tmp_path / 'A'}",
                 f"dataset.annotations={tmp_path / 'labels.csv'}",
                 "dataset/classes=megc3",
-                "dataset.face.mode=none",
-                "input.kind=clips",
-                "input.size=[16,16]",
-                "input.num_frames=4",
-                "trainer.epochs=1",
-                "trainer.progress=false",
-                f"trainer.clip_cache_dir={tmp_path / 'cache'}",
+                *tiny_clip_run(tmp_path / "cache"),
             ],
         )
     results = run(cfg, tmp_path / "run")

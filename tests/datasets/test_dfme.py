@@ -5,7 +5,7 @@ import pytest
 from mer.data.annotations import AnnotationError
 from mer.data.splits import published_split
 from mer.datasets.dfme import load_dfme
-from tests.conftest import CONFIGS, SHARED_DATA, write_frame_folder, write_test_video
+from tests.conftest import CONFIGS, SHARED_DATA, tiny_clip_run, write_frame_folder, write_test_video
 
 SHEET = SHARED_DATA / "annotations" / "DFME_training_full_with_AU.xlsx"
 SEVEN = ["anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise"]
@@ -84,13 +84,7 @@ def test_a_published_split_trains_on_the_training_sheet_and_scores_each_test_she
                 f"dataset.root={tmp_path / 'frames'}",
                 f"dataset.annotations={sheets['train']}",
                 f"dataset.test_sheets={{test_a:{sheets['test_a']},test_b:{sheets['test_b']}}}",
-                "dataset.face.mode=none",
-                "input.kind=clips",
-                "input.size=[16,16]",
-                "input.num_frames=4",
-                "trainer.epochs=1",
-                "trainer.progress=false",
-                f"trainer.clip_cache_dir={tmp_path / 'cache'}",
+                *tiny_clip_run(tmp_path / "cache"),
             ],
         )
     results = run(cfg, tmp_path / "run")
