@@ -80,6 +80,7 @@ class TrainerConfig:
     final_fit: bool = False
     in_memory: bool = False
     fold_workers: int | None = 1
+    fuse: Any = "auto"  # folds trained at once as one batched model: auto (as many as fit), N, or 1 (off)
     optimizer: Any = MISSING
 
 

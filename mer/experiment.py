@@ -42,6 +42,7 @@ from mer.provenance import data_fingerprint, git_commit
 from mer.seeding import seed_everything
 from mer.training import distributed
 from mer.training.device import Runtime, resolve_runtime
+from mer.training.fused import FoldJob, fold_capacity, train_fused, why_not_fused
 from mer.training.trainer import predict, train_model
 
 log = logging.getLogger(__name__)
@@ -147,21 +148,43 @@ class Experiment:
             sample_notes=list(getattr(samples, "notes", [])),
         )
 
-    def fit(self, train: Sequence[int], seed: int, on_epoch: Callable[[dict], None] | None = None) -> torch.nn.Module:
-        """A fresh model trained on the samples ``train`` with the configured recipe."""
-        cfg, trainer = self.cfg, self.cfg.trainer
-        labels = [self.samples[i].label for i in train]
+    def new_model(self, train: Sequence[int], seed: int) -> torch.nn.Module:
+        """A fresh model for the samples ``train``, its weights drawn with ``seed``."""
         num_classes = len(self.classes)
         with self._init_lock:  # weights are drawn from torch's global generator: one fold at a time
             seed_everything(seed)
-            model = with_methods(
-                instantiate(cfg.model, num_classes=num_classes),
+            return with_methods(
+                instantiate(self.cfg.model, num_classes=num_classes),
                 self.methods,
                 num_classes=num_classes,
-                labels=labels,
+                labels=[self.samples[i].label for i in train],
                 aus=[self.samples[i].aus for i in train],
                 norm=self.norm,
             )
+
+    def loss(self, train: Sequence[int]) -> torch.nn.Module:
+        """The configured loss with the class counts of the samples ``train``."""
+        labels = [self.samples[i].label for i in train]
+        return instantiate(self.cfg.loss)(class_counts=[labels.count(c) for c in range(len(self.classes))])
+
+    def _recipe(self) -> dict:
+        """What every fold's training shares, one at a time or fused."""
+        trainer = self.cfg.trainer
+        return {
+            "num_classes": len(self.classes),
+            "schedule": instantiate(self.cfg.schedule),
+            "optimizer": instantiate(trainer.optimizer),
+            "epochs": trainer.epochs,
+            "batch_size": trainer.batch_size,
+            "runtime": self.runtime,
+            "norm": self.norm,
+            "augment": self.augment,
+            "in_memory": trainer.in_memory,
+        }
+
+    def fit(self, train: Sequence[int], seed: int, on_epoch: Callable[[dict], None] | None = None) -> torch.nn.Module:
+        """A fresh model trained on the samples ``train`` with the configured recipe."""
+        model = self.new_model(train, seed)
         if self.workers > 1 and not hasattr(model, "generator"):
             raise ValueError(
                 f"trainer.fold_workers={self.workers} needs a model that draws its dropout from its own generator "
@@ -170,23 +193,85 @@ class Experiment:
         train_model(
             model,
             Subset(self.data, list(train)),
-            labels=labels,
-            num_classes=num_classes,
-            schedule=instantiate(cfg.schedule),
-            loss_fn=instantiate(cfg.loss)(class_counts=[labels.count(c) for c in range(num_classes)]),
-            optimizer=instantiate(trainer.optimizer),
-            epochs=trainer.epochs,
-            batch_size=trainer.batch_size,
-            runtime=self.runtime,
-            norm=self.norm,
-            augment=self.augment,
-            mixup=trainer.mixup,
+            labels=[self.samples[i].label for i in train],
+            loss_fn=self.loss(train),
+            mixup=self.cfg.trainer.mixup,
             seed=seed,
-            progress=trainer.progress and self.workers == 1,
-            in_memory=trainer.in_memory,
+            progress=self.cfg.trainer.progress and self.workers == 1,
             on_epoch=on_epoch,
+            **self._recipe(),
         )
         return model
+
+    def fit_fused(
+        self, trains: Sequence[Sequence[int]], seeds: Sequence[int], on_epochs: Sequence[Callable[[dict], None] | None]
+    ) -> list[torch.nn.Module]:
+        """Fresh models trained on each of ``trains`` at once, as one batched model
+        (:mod:`mer.training.fused`); model ``k`` has its weights from ``seeds[k]``."""
+        jobs = [
+            FoldJob(
+                model=self.new_model(train, seed),
+                data=Subset(self.data, list(train)),
+                labels=[self.samples[i].label for i in train],
+                loss_fn=self.loss(train),
+                seed=seed,
+                on_epoch=on_epoch,
+            )
+            for train, seed, on_epoch in zip(trains, seeds, on_epochs, strict=True)
+        ]
+        seed_everything(seeds[0])  # the dropout masks of the group
+        train_fused(jobs, progress=self.cfg.trainer.progress, **self._recipe())
+        return [job.model for job in jobs]
+
+    def fused_group_size(self, pending: int) -> int:
+        """How many folds train at once (1: one at a time), said once in the log."""
+        setting = self.cfg.trainer.fuse
+        if setting != "auto" and int(setting) <= 1 or pending <= 1:
+            return 1
+        probe = self.new_model([0], 0)
+        sample = self.runtime.model_input(self.data[0][0][None], self.norm)[0]
+        reason = why_not_fused(
+            probe,
+            optimizer=instantiate(self.cfg.trainer.optimizer),
+            runtime=self.runtime,
+            mixup=self.cfg.trainer.mixup,
+            sample=sample,
+        )
+        if reason is not None:
+            log.info("folds train one at a time, not fused: %s", reason)
+            return 1
+        if setting == "auto":
+            size = fold_capacity(probe, sample, self.cfg.trainer.batch_size, self.runtime)
+        else:
+            size = int(setting)
+        size = min(size, pending)
+        log.info("fused folds: %d of %d pending folds at once on %s", size, pending, self.runtime.device)
+        return size
+
+    def run_fused(self, folds: Sequence[Fold], folds_dir: Path) -> list[tuple[Fold, list[dict[str, object]]]]:
+        """:meth:`run_fold` for several folds trained at once."""
+        tests = [[i for i, s in enumerate(self.samples) if fold.holds_out(s)] for fold in folds]
+        trains = [[i for i, s in enumerate(self.samples) if not fold.holds_out(s)] for fold in folds]
+        curves = [self._curve(fold, folds_dir) for fold in folds]
+        models = self.fit_fused(
+            trains, [fold_seed(self.cfg.seed, fold) for fold in folds], [curve.add for curve in curves]
+        )
+        done = []
+        for fold, model, test, curve in zip(folds, models, tests, curves, strict=True):
+            rows = self.evaluate(model, fold, test)
+            if self.writer:
+                curve.write()
+            curve.close()
+            done.append((fold, rows))
+        return done
+
+    def _curve(self, fold: Fold, folds_dir: Path) -> CurveLog:
+        return CurveLog(
+            folds_dir / f"{fold.name}.curve.csv",
+            tensorboard=folds_dir.parent / "tensorboard" / fold.name
+            if self.cfg.trainer.tensorboard and self.writer
+            else None,
+        )
 
     def evaluate(self, model: torch.nn.Module, fold: Fold, test: Sequence[int]) -> list[dict[str, object]]:
         """One prediction row per held-out sample (with the AU head's calls where the model has one)."""
@@ -217,12 +302,7 @@ class Experiment:
         curve (and re-labelling record) is written beside its predictions."""
         test = [i for i, s in enumerate(self.samples) if fold.holds_out(s)]
         train = [i for i, s in enumerate(self.samples) if not fold.holds_out(s)]
-        curve = CurveLog(
-            folds_dir / f"{fold.name}.curve.csv",
-            tensorboard=folds_dir.parent / "tensorboard" / fold.name
-            if self.cfg.trainer.tensorboard and self.writer
-            else None,
-        )
+        curve = self._curve(fold, folds_dir)
         model = self.fit(train, fold_seed(self.cfg.seed, fold), on_epoch=curve.add)
         rows = self.evaluate(model, fold, test)
         if self.writer:
@@ -295,6 +375,7 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     if writer:
         write_json_atomic(folds_dir / "plan.json", plan)
     progress = cfg.trainer.progress and writer
+    pending = [f for f in folds if not (folds_dir / f"{f.name}.csv").is_file()]
     rows = run_folds(
         folds,
         lambda fold: experiment.run_fold(fold, folds_dir),
@@ -302,6 +383,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         progress=progress,
         workers=experiment.workers,
         write=writer,
+        fused=lambda group: experiment.run_fused(group, folds_dir),
+        group_size=experiment.fused_group_size(len(pending)),
     )
     if cfg.evaluation.fold is not None:
         log.info(

@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
@@ -63,11 +64,25 @@ def test_loso_run_writes_every_output(tmp_path):
 
 
 def test_same_fold_gives_the_same_predictions_alone_or_in_the_whole_run(tmp_path):
-    whole = run(tiny_config(tmp_path), tmp_path / "whole")
+    whole = run(tiny_config(tmp_path, "trainer.fuse=1"), tmp_path / "whole")
     first = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "first")
     assert first["partial"].startswith("only 1 of 3 folds")
     assert (tmp_path / "first/folds/fold000.csv").read_text() == (tmp_path / "whole/folds/fold000.csv").read_text()
     assert whole["num_folds"] == 3 and first["num_folds"] == 1
+
+
+def test_a_fused_run_predicts_as_its_folds_one_at_a_time(tmp_path, caplog):
+    """Without dropout (whose masks are the documented difference) fused folds are the same folds."""
+    caplog.set_level("INFO", logger="mer.experiment")
+    run(tiny_config(tmp_path, "model.dropout=0", "trainer.epochs=2"), tmp_path / "fused")
+    assert "fused folds: 3 of 3 pending folds at once" in caplog.text
+    run(tiny_config(tmp_path, "model.dropout=0", "trainer.epochs=2", "trainer.fuse=1"), tmp_path / "alone")
+    for fold in ("fold000", "fold001", "fold002"):
+        fused = (tmp_path / f"fused/folds/{fold}.csv").read_text()
+        assert fused == (tmp_path / f"alone/folds/{fold}.csv").read_text()
+        fused_curve = np.loadtxt(tmp_path / f"fused/folds/{fold}.curve.csv", delimiter=",", skiprows=1, usecols=1)
+        alone_curve = np.loadtxt(tmp_path / f"alone/folds/{fold}.curve.csv", delimiter=",", skiprows=1, usecols=1)
+        assert np.allclose(fused_curve, alone_curve, rtol=1e-2)  # AdamW turns float noise into small steps
 
 
 def test_kfold_protocol_and_changed_config_on_resume(tmp_path):

@@ -154,13 +154,17 @@ def run_folds(
     progress: bool = True,
     workers: int = 1,
     write: bool = True,
+    fused: Callable[[Sequence[Fold]], list[tuple[Fold, list[dict[str, object]]]]] | None = None,
+    group_size: int = 1,
 ) -> list[dict[str, str]]:
     """Run each fold not already finished in ``folds_dir`` and return all prediction rows.
 
     ``workers > 1`` runs that many folds at once in threads (torch releases the GIL inside its
     ops); each fold's file is written as soon as it finishes, so an interruption loses only the
     folds in flight. ``write=False`` (the helper processes of a DDP group) runs the folds but
-    leaves writing and pooling to the process that writes, and returns no rows.
+    leaves writing and pooling to the process that writes, and returns no rows. ``group_size > 1``
+    trains that many pending folds at a time through ``fused`` (one batched model), each group's
+    files written as it finishes.
     """
     pending = [f for f in folds if not (folds_dir / f"{f.name}.csv").is_file()]
 
@@ -172,7 +176,14 @@ def run_folds(
         write_csv_atomic(path, names, ([r[c] for c in names] for r in fresh))
 
     with tqdm(total=len(folds), initial=len(folds) - len(pending), desc="folds", disable=not progress) as bar:
-        if workers <= 1:
+        if group_size > 1 and fused is not None:
+            for start in range(0, len(pending), group_size):
+                group = pending[start : start + group_size]
+                bar.set_postfix(fused=len(group))
+                for fold, fresh in fused(group):
+                    finish(fold, fresh)
+                    bar.update()
+        elif workers <= 1:
             for fold in pending:
                 bar.set_postfix(test=",".join(fold.test_subjects))
                 finish(fold, run_fold(fold))

@@ -28,7 +28,7 @@ def random_erase(
     ``ratio``, log-uniform, as torchvision's ``RandomErasing``; vectorised over the batch.
     """
     b, h, w = x.shape[0], x.shape[-2], x.shape[-1]
-    u = torch.rand(b, 4, generator=generator)
+    u = torch.rand(b, 4, generator=generator, device=generator.device if generator is not None else None).cpu()
     area = (scale[0] + (scale[1] - scale[0]) * u[:, 0]) * h * w
     aspect = torch.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[:, 1])
     eh = (area * aspect).sqrt().round().clamp(1, h)

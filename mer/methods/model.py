@@ -131,7 +131,8 @@ class MethodModel(nn.Module):
             extra = extra + self.confidence.rank_loss(confidence)
             self.confidence.record(index[:n], features[:n].detach(), confidence[:n].detach())
         if self.uncertainty is not None:
-            partner = torch.randperm(len(y), generator=self._generator).to(y.device)
+            device = self._generator.device if self._generator is not None else None
+            partner = torch.randperm(len(y), generator=self._generator, device=device).to(y.device)
             loss = self.uncertainty.loss(
                 features, y, classifier=self.classifier, loss_fn=loss_fn, partner=partner, sample_weight=weight
             )

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 from torch import nn
 
+from mer.models.batched import GRU
 from mer.models.seeded_dropout import Dropout, SeededDropouts
 
 CANONICAL_LANDMARKS = Path(__file__).with_name("canonical_landmarks.csv")
@@ -54,7 +55,7 @@ class _Stream(nn.Module):
     def __init__(self, features: int, hidden: int):
         super().__init__()
         self.embed = nn.Sequential(nn.Linear(features, hidden), nn.ReLU())
-        self.gru = nn.GRU(hidden, hidden, batch_first=True, bidirectional=True)
+        self.gru = GRU(hidden, hidden, batch_first=True, bidirectional=True)
 
     def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
         out, _ = self.gru(self.embed(x) * gate[None, :, None])

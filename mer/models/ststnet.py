@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mer.models import ststnet_kernel
+from mer.models.batched import under_vmap
 
 STREAM_WIDTHS = (3, 5, 8)
 
@@ -58,7 +59,9 @@ class STSTNet(nn.Module):
         weight = self.fc.weight.view(k, c, h // 2, 1, w // 2, 1).expand(-1, -1, -1, 2, -1, 2)
         weight = weight.reshape(k, c, h // 2 * 2, w // 2 * 2)
         features = pooled[:, :, : h // 2 * 2, : w // 2 * 2]
-        if pooled.is_contiguous(memory_format=torch.channels_last):  # the compiled stem's: flatten as it lies
+        if not under_vmap(pooled) and pooled.is_contiguous(
+            memory_format=torch.channels_last
+        ):  # the compiled stem's: flatten as it lies
             features, weight = features.permute(0, 2, 3, 1), weight.permute(0, 2, 3, 1)
         return F.linear(features.flatten(1), weight.reshape(k, -1) / 4, self.fc.bias)
 
@@ -75,7 +78,7 @@ class STSTNet(nn.Module):
         if x.dim() == 5:
             x = x.squeeze(2)
         pooled = None
-        if self.training and self.fused and not torch.is_autocast_enabled(x.device.type):
+        if self.training and self.fused and not torch.is_autocast_enabled(x.device.type) and not under_vmap(x):
             pooled = self._fused_stem(x)
         if pooled is None:
             pooled = F.max_pool2d(self.bn(F.relu(self.conv(x))), kernel_size=3, stride=3, padding=1)

@@ -6,6 +6,7 @@ import ctypes
 import logging
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -56,8 +57,10 @@ class Runtime:
     def use_scaler(self) -> bool:
         return self.amp_dtype == torch.float16
 
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+    def autocast(self) -> AbstractContextManager:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def loader(
         self,
@@ -90,16 +93,33 @@ class Runtime:
         )
 
     def prepare(self, model: nn.Module) -> nn.Module:
-        """Move ``model`` to the device, in channels-last-3d layout and compiled where asked."""
+        """Move ``model`` to the device, its 5-D weights (3-D convolutions) in channels-last-3d layout
+        where asked, and compile it where asked.
+
+        Only 5-D tensors have a channels-last-3d layout: ``Module.to(memory_format=...)`` would
+        refuse every 2-D network (and a 3-D one with a 4-D weight anywhere), so the layout is set
+        tensor by tensor.
+        """
         model = model.to(self.device)
         if self.channels_last:
-            model = model.to(memory_format=torch.channels_last_3d)
+            with torch.no_grad():
+                for tensor in (*model.parameters(), *model.buffers()):
+                    if tensor.dim() == 5:
+                        tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
         return torch.compile(model) if self.compile else model
 
     def model_input(self, clips: torch.Tensor, norm: Normalization) -> torch.Tensor:
         """Copy uint8 clips to the device (asynchronously from pinned memory), then normalise there."""
         x = to_model_input(clips.to(self.device, non_blocking=True), norm)
-        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last and x.dim() == 5 else x
+
+    def dropout_generator(self, fold_generator: torch.Generator, seed: int) -> torch.Generator:
+        """Where a model draws its dropout masks: the fold's own generator on a CPU (masks and batch
+        order from one seeded stream, as always), a generator on the device seeded alike elsewhere,
+        since a CUDA kernel only takes a CUDA generator."""
+        if self.device.type == "cpu":
+            return fold_generator
+        return torch.Generator(device=self.device).manual_seed(seed)
 
 
 def resolve_runtime(

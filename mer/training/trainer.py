@@ -72,7 +72,7 @@ def train_model(
     own_loss = hasattr(model, "training_loss")  # training methods (mer.methods.model), an ensemble
     data = _Indexed(data)
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
-    base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
+    base_weight = loss_fn.weight.clone().to(runtime.device) if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
     augment = augment or Augment()
     if mixup > 0 and own_loss:
@@ -80,8 +80,9 @@ def train_model(
     if own_loss and distributed.active():
         raise ValueError(f"{type(model).__name__}'s own training loss does not run under torchrun yet; run one process")
     if hasattr(model, "generator"):
-        model.generator = generator
+        model.generator = runtime.dropout_generator(generator, seed)
     net = runtime.prepare(model.train())
+    loss_fn = loss_fn.to(runtime.device)  # its class weights index the batch's labels there
     if in_memory and distributed.active():
         log.info("trainer.in_memory is for one process: under torchrun each process loads its shard")
         in_memory = False
@@ -107,7 +108,7 @@ def train_model(
         correct = torch.zeros((), device=runtime.device)
         count = scored = 0
         for x, y, index in source.epoch(epoch, plan.sampling_power):
-            drawn += torch.bincount(y, minlength=num_classes)
+            drawn.index_add_(0, y, torch.ones_like(y))
             with runtime.autocast():
                 if own_loss:
                     loss, logits = model.training_loss(x, y, index, loss_fn)
