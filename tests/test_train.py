@@ -74,7 +74,7 @@ def test_same_fold_gives_the_same_predictions_alone_or_in_the_whole_run(tmp_path
 def test_a_fused_run_predicts_as_its_folds_one_at_a_time(tmp_path, caplog):
     """Without dropout (whose masks are the documented difference) fused folds are the same folds."""
     caplog.set_level("INFO", logger="mer.experiment")
-    run(tiny_config(tmp_path, "model.dropout=0", "trainer.epochs=2"), tmp_path / "fused")
+    run(tiny_config(tmp_path, "model.dropout=0", "trainer.epochs=2", "trainer.fuse=3"), tmp_path / "fused")
     assert "fused folds: 3 of 3 pending folds at once" in caplog.text
     run(tiny_config(tmp_path, "model.dropout=0", "trainer.epochs=2", "trainer.fuse=1"), tmp_path / "alone")
     for fold in ("fold000", "fold001", "fold002"):
