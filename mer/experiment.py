@@ -229,7 +229,7 @@ class Experiment:
         if setting != "auto" and int(setting) <= 1 or pending <= 1:
             return 1
         if setting == "auto" and self.runtime.device.type == "cpu":
-            log.info("folds train one at a time: fused folds are for a GPU (on a CPU vmap's batched kernels are slower)")
+            log.info("folds train one at a time: fused folds are for a GPU (vmap's kernels are slower on a CPU)")
             return 1
         probe = self.new_model([0], 0)
         sample = self.runtime.model_input(self.data[0][0][None], self.norm)[0]

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -92,6 +92,15 @@ class Runtime:
             prefetch_factor=self.prefetch_factor if workers > 0 else None,
         )
 
+    def suited_to(self, model: nn.Module) -> Runtime:
+        """This runtime for ``model``: channels-last-3d only where it has 3-D convolutions (5-D
+        weights). A 2-D network fed one-frame clips or a transformer over frames gains nothing from
+        it, and on an H200 a channels-last clip reached the transformer's attention with strides its
+        fused backward kernel refused ("LSE is not correctly aligned")."""
+        if self.channels_last and not any(p.dim() == 5 for p in model.parameters()):
+            return replace(self, channels_last=False)
+        return self
+
     def prepare(self, model: nn.Module) -> nn.Module:
         """Move ``model`` to the device, its 5-D weights (3-D convolutions) in channels-last-3d layout
         where asked, and compile it where asked.
@@ -147,6 +156,7 @@ def resolve_runtime(
     amp_dtype = None
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")  # TF32 tensor cores for what runs in float32 (fused folds)
         if amp:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return Runtime(

@@ -9,8 +9,13 @@ augmentation (drawn from its own generator by the trainer's own batch sources), 
 statistics, its class weights and its optimizer state (:class:`StackedOptimizer`), so predictions
 equal training the folds one at a time within float tolerance.
 
-One deviation: vmap cannot take a generator, so dropout masks come from torch's global generator
-(seeded by the caller), different for each fold but not the masks a fold draws alone.
+Two deviations. vmap cannot take a generator, so dropout masks come from torch's global generator
+(seeded by the caller), different for each fold but not the masks a fold draws alone. And fused
+folds compute in float32 (TF32 on a GPU's tensor cores) without autocast or channels-last: vmap's
+batching rules for convolutions and BatchNorm do not take autocast's mixed dtypes (on an H200:
+"Input type (BFloat16) and bias type (float) should be the same" in HTNet, "Expected running_mean
+to have type BFloat16" in r3d), so on a GPU a fused fold matches a one-at-a-time fold trained with
+``trainer.amp=false``.
 
 At each step the folds whose batches have the same size run together; a fold whose epoch has ended
 (fewer samples) or whose batch is another size sits that call out, its weights and optimizer state
@@ -25,7 +30,7 @@ import inspect
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -215,6 +220,7 @@ def train_fused(
     :func:`mer.training.trainer.train_model` does (``accuracy`` on the training batches)."""
     schedule = schedule or Standard()
     augment = augment or Augment()
+    runtime = replace(runtime, amp_dtype=None, channels_last=False)  # see the module's docstring
     models = [runtime.prepare(job.model.train()) for job in jobs]
     for model in models:
         if hasattr(model, "generator"):
@@ -321,8 +327,7 @@ def fold_capacity(model: nn.Module, sample: torch.Tensor, batch_size: int, runti
     stack = _Stack(trial)
     x = sample.to(runtime.device).expand(2, batch_size, *sample.shape).contiguous()
     params = {k: v.requires_grad_() for k, v in stack.params.items()}
-    with runtime.autocast():
-        out = vmap(stack.call, randomness="different")(params, stack.buffers, x)
+    out = vmap(stack.call, randomness="different")(params, stack.buffers, x)
     torch.autograd.grad(out.float().sum(), list(params.values()))
     peak = torch.cuda.max_memory_allocated(runtime.device) - before
     del trial, stack, params, out, x

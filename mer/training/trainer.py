@@ -69,6 +69,7 @@ def train_model(
     Beta(mixup, mixup) (Zhang et al., ICLR 2018), and mixes the two labels' losses alike.
     """
     schedule = schedule or Standard()
+    runtime = runtime.suited_to(model)
     own_loss = hasattr(model, "training_loss")  # training methods (mer.methods.model), an ensemble
     data = _Indexed(data)
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
@@ -291,6 +292,7 @@ def predict(
 ) -> np.ndarray:
     """Class probabilities, ``N x C``, in the order of ``data``; or ``output(input batch)`` (for
     example a methods model's ``au_probabilities``) of every batch, concatenated."""
+    runtime = runtime.suited_to(model)
     net = runtime.prepare(model.eval())
     out = []
     for clips, _ in runtime.loader(data, batch_size=batch_size, shuffle=False):

@@ -174,3 +174,29 @@ def test_the_gru_runs_under_vmap_as_the_fused_kernel_does():
     for k, gru in enumerate(grus):
         ref_out, ref_final = gru(x[k])
         assert torch.allclose(out[k], ref_out, atol=1e-6) and torch.allclose(final[k], ref_final, atol=1e-6)
+
+
+def test_fused_folds_train_under_a_mixed_precision_runtime_in_float32():
+    """vmap's convolution rule refused autocast's bf16 input beside a float bias (HTNet on an H200;
+    reproduced by CPU autocast): fused folds compute in float32 whatever the runtime's precision."""
+    data = _data("htnet")
+    jobs = [
+        FoldJob(build("htnet", *FAMILIES["htnet"], num_classes=3), Subset(data, list(range(k, 20 + k))), [], None, k)
+        for k in range(2)
+    ]
+    for job in jobs:
+        job.labels = [int(data[i][1]) for i in job.data.indices]
+        job.loss_fn = CrossEntropy(class_counts=[job.labels.count(c) for c in range(3)])
+    bf16 = Runtime(device=torch.device("cpu"), amp_dtype=torch.bfloat16, channels_last=True)
+    histories = train_fused(
+        jobs,
+        optimizer=functools.partial(torch.optim.Adam, lr=1e-3),
+        epochs=1,
+        batch_size=8,
+        runtime=bf16,
+        norm=NORM,
+        num_classes=3,
+        in_memory=True,
+        progress=False,
+    )
+    assert all(torch.isfinite(torch.tensor(h[0]["loss"])) for h in histories)

@@ -90,3 +90,10 @@ def test_a_cpu_run_draws_dropout_from_the_fold_generator_and_a_gpu_run_from_one_
     if torch.cuda.is_available():
         generator = Runtime(device=torch.device("cuda")).dropout_generator(fold, 3)
         assert generator.device.type == "cuda" and generator.initial_seed() == 3
+
+
+def test_channels_last_is_kept_for_3d_convolutions_only():
+    runtime = Runtime(device=torch.device("cpu"), channels_last=True)
+    assert runtime.suited_to(build("r3d")).channels_last
+    assert not runtime.suited_to(build("transformer")).channels_last
+    assert not runtime.suited_to(build("ststnet")).channels_last
