@@ -79,6 +79,7 @@ class TrainerConfig:
     tensorboard: bool = True  # event files of the training curves, where tensorboard is installed
     final_fit: bool = False
     in_memory: bool = False
+    last_batch: str = "keep"  # in-memory epochs: keep the last partial batch, or carry it into the next epoch
     fold_workers: int | None = 1
     fuse: Any = "auto"  # folds trained at once as one batched model: auto (as many as fit), N, or 1 (off)
     optimizer: Any = MISSING

@@ -180,6 +180,7 @@ class Experiment:
             "norm": self.norm,
             "augment": self.augment,
             "in_memory": trainer.in_memory,
+            "last_batch": trainer.last_batch,
         }
 
     def fit(self, train: Sequence[int], seed: int, on_epoch: Callable[[dict], None] | None = None) -> torch.nn.Module:

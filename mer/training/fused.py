@@ -214,6 +214,7 @@ def train_fused(
     schedule=None,
     augment: Augment | None = None,
     in_memory: bool = False,
+    last_batch: str = "keep",
     progress: bool = True,
 ) -> list[list[dict]]:
     """Train every job's model in place, all at once; return each job's epoch records as
@@ -229,7 +230,7 @@ def train_fused(
     losses = _Stack([job.loss_fn.to(runtime.device) for job in jobs])
     base_weights = [job.loss_fn.weight.clone() if isinstance(job.loss_fn, ClassAwareLoss) else None for job in jobs]
     counts = [np.bincount(np.asarray(job.labels), minlength=num_classes).tolist() for job in jobs]
-    sources = [_source(job, runtime, norm, augment, batch_size, num_classes, in_memory) for job in jobs]
+    sources = [_source(job, runtime, norm, augment, batch_size, num_classes, in_memory, last_batch) for job in jobs]
     opt = StackedOptimizer(optimizer, stack.params)
     histories: list[list[dict]] = [[] for _ in jobs]
     forward = vmap(stack.call, randomness="different")
@@ -274,7 +275,7 @@ def train_fused(
     return histories
 
 
-def _source(job: FoldJob, runtime, norm, augment, batch_size, num_classes, in_memory):
+def _source(job: FoldJob, runtime, norm, augment, batch_size, num_classes, in_memory, last_batch):
     """The fold's batches exactly as one at a time: its own generator, sampler and batch sizes."""
     generator = torch.Generator().manual_seed(job.seed)
     prepare = _Preparation(runtime, norm, augment, generator)
@@ -282,7 +283,7 @@ def _source(job: FoldJob, runtime, norm, augment, batch_size, num_classes, in_me
     weights = functools.partial(_sampling_weights, job.labels, counts)
     data = _Indexed(job.data)
     if in_memory:
-        return _InMemoryBatches(data, prepare, batch_size, weights)
+        return _InMemoryBatches(data, prepare, batch_size, weights, last_batch)
     return _LoaderBatches(data, prepare, batch_size, weights)
 
 

@@ -44,6 +44,7 @@ def train_model(
     seed: int = 0,
     progress: bool = True,
     in_memory: bool = False,
+    last_batch: str = "keep",
     on_epoch: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Train ``model`` in place for ``epochs`` and return each epoch's record: ``epoch``, mean
@@ -59,8 +60,8 @@ def train_model(
 
     ``in_memory`` puts the whole set on the device as one normalised tensor once and draws batches by
     indexing it, without a DataLoader: for small models on small fixed inputs (flow images), where
-    per-batch collation would cost more than the step. Every sample then counts every epoch (the
-    last partial batch is kept unless it holds a single sample, which BatchNorm cannot normalise).
+    per-batch collation would cost more than the step. Every sample then counts every epoch
+    (``last_batch``, :data:`LAST_BATCH`: the last partial batch trained on or carried over).
     Models with a ``generator`` attribute (STSTNet) draw their dropout masks from the fold's seeded
     generator, so folds trained side by side in threads stay reproducible.
 
@@ -90,7 +91,7 @@ def train_model(
     weights = lambda power: _sampling_weights(labels, counts, power)  # noqa: E731
     prepare = _Preparation(runtime, norm, augment, generator)
     if in_memory:
-        source = _InMemoryBatches(data, prepare, batch_size, weights)
+        source = _InMemoryBatches(data, prepare, batch_size, weights, last_batch)
     elif distributed.active():
         net = distributed.replicate(net, runtime.device)
         source = _ShardedBatches(data, prepare, batch_size, weights, seed)
@@ -247,20 +248,37 @@ class _ShardedBatches:
         return self.prepare.batches(self.loader)
 
 
+#: What an in-memory epoch does with its last partial batch: train on it (``keep``; one sample
+#: alone is dropped, BatchNorm cannot normalise it) or ``carry`` it into the next epoch's first
+#: batch, so that every batch holds ``batch_size`` samples and every sample still counts once an
+#: epoch (fused folds of unequal size then step together, one call a step).
+LAST_BATCH = ("keep", "carry")
+
+
 class _InMemoryBatches:
     """A dataset held as one model-input tensor on the device; an epoch's batches are index slices."""
 
-    def __init__(self, data: Dataset, prepare: _Preparation, batch_size: int, weights):
+    def __init__(self, data: Dataset, prepare: _Preparation, batch_size: int, weights, last_batch: str = "keep"):
+        if last_batch not in LAST_BATCH:
+            raise ValueError(f"trainer.last_batch={last_batch!r}: choose one of {', '.join(LAST_BATCH)}")
         clips, labels, _ = zip(*(data[i] for i in range(len(data))), strict=True)
         self.x = prepare.runtime.model_input(torch.stack(clips), prepare.norm)
         self.y = torch.as_tensor(labels, device=prepare.runtime.device)
         self.prepare, self.batch_size, self.weights = prepare, batch_size, weights
+        self.carry = last_batch == "carry" and len(self.y) > batch_size
+        self.leftover = torch.zeros(0, dtype=torch.long)
 
     def epoch(self, epoch: int, sampling_power: float):
-        """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement."""
+        """Batches of one epoch: a permutation, or ``len`` weighted draws with replacement. With
+        ``carry`` the samples of a last partial batch open the next epoch's first batch instead."""
         n, size = len(self.y), self.batch_size
         order = _epoch_order(n, self.weights(sampling_power), self.prepare.generator)
-        stop = n - 1 if n % size == 1 and n > 1 else n
+        if self.carry:
+            order = torch.cat([self.leftover, order])
+            stop = len(order) // size * size
+            self.leftover = order[stop:]
+        else:
+            stop = n - 1 if n % size == 1 and n > 1 else n
         for start in range(0, stop, size):
             index = order[start : start + size].to(self.y.device)
             yield self.prepare(self.x.index_select(0, index), normalised=True), self.y[index], index

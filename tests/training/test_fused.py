@@ -48,7 +48,7 @@ def _data(model: str, n: int = 23) -> TensorDataset:
     return TensorDataset(clips, torch.arange(n) % 3)
 
 
-def _both_ways(model: str, *, in_memory: bool, epochs: int = 2):
+def _both_ways(model: str, *, in_memory: bool, epochs: int = 2, last_batch: str = "keep"):
     """(one-at-a-time probabilities, fused probabilities) of three folds of unequal size."""
     data = _data(model)
     trains = [list(range(3, 23)), [i for i in range(23) if i % 4], list(range(0, 21))]  # 20, 17, 21 samples
@@ -68,6 +68,7 @@ def _both_ways(model: str, *, in_memory: bool, epochs: int = 2):
         num_classes=3,
         augment=Augment(hflip=0.5, negate_channels=[0]),
         in_memory=in_memory,
+        last_batch=last_batch,
         progress=False,
     )
     jobs = []
@@ -105,6 +106,12 @@ def test_fused_folds_predict_as_folds_trained_one_at_a_time(model):
     for a, f in zip(alone, fused, strict=True):
         assert abs(a - f).max() < 2e-4
     assert abs(alone[0] - alone[1]).max() > 1e-3  # the folds really differ
+
+
+def test_fused_folds_with_carried_batches_predict_as_one_at_a_time():
+    alone, fused = _both_ways("ststnet", in_memory=True, epochs=3, last_batch="carry")
+    for a, f in zip(alone, fused, strict=True):
+        assert abs(a - f).max() < 2e-4
 
 
 def test_fused_folds_from_a_data_loader_predict_as_one_at_a_time():

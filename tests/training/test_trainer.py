@@ -64,3 +64,15 @@ def test_mixup_mixes_inputs_and_the_two_labels_losses_with_one_seeded_weight():
     logits = net(lam * x + (1 - lam) * x[order])
     expected = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[order])
     assert 0 < lam < 1 and torch.allclose(got, expected) and torch.allclose(got_logits, logits)
+
+
+def test_carried_epochs_hold_full_batches_and_every_sample_once_an_epoch():
+    runtime = resolve_runtime("cpu", num_threads=1)
+    data = _Indexed(TensorDataset(torch.zeros(10, 1, 2, 2, 3, dtype=torch.uint8), torch.arange(10)))
+    prepare = _Preparation(runtime, Normalization(mean=[0.0] * 3, std=[1.0] * 3), Augment(), torch.Generator())
+    source = _InMemoryBatches(data, prepare, 4, lambda power: None, "carry")
+    epochs = [[index.tolist() for _, _, index in source.epoch(e, 1.0)] for e in range(3)]
+    assert [len(e) for e in epochs] == [2, 3, 2]  # 10 + 10 + 10 samples: 8 | 4 + 8 (+2 carried) | 4 + 4
+    assert all(len(batch) == 4 for epoch in epochs for batch in epoch)
+    drawn = [i for epoch in epochs for batch in epoch for i in batch]
+    assert sorted(drawn[:8] + source.leftover.tolist() + drawn[8:]) == sorted(list(range(10)) * 3)
