@@ -18,7 +18,7 @@ at the recipes took: RCN 1.5 min, Dual-Inception 10 min, OFF-ApexNet over 8 min,
 ``trainer.fold_workers``); run again, it resumes each run's finished folds:
 
     python -m mer.train -m dataset=megc2019_flow dataset.root=DIR seed=0,1,2 \
-        model=ststnet,offapexnet,dual_inception,rcn,htnet,facetoponet,ensemble_flow \
+        model=ststnet,offapexnet,dual_inception,rcn,htnet,facetoponet,ensemble_flow,sssnet \
         hydra.sweep.dir=RUNS_ROOT 'hydra.sweep.subdir=${hydra:runtime.choices.model}/s${seed}'
 """
 
@@ -88,6 +88,15 @@ PUBLISHED = {
         "wangzhifengharrison/HTNet main_HTNet.py",
         True,
         "per held-out subject, the predictions of the epoch with the best accuracy on that subject",
+    ),
+    "sssnet": Published(
+        "SSSNet",
+        0.744,
+        "Varanka et al., IS&T Electronic Imaging 2021; 0.744-0.762, the last-epoch composite UF1 of the MEB "
+        "toolkit's notebooks as issue 23 quotes it, not checked against them",
+        None,
+        None,
+        "",
     ),
     "facetoponet": Published(
         "FaceTopoNet",

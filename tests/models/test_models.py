@@ -21,6 +21,7 @@ IMAGE_MODELS = {
     "dual_inception": ["dataset=megc2019_flow", "dataset.root=unused"],
     "rcn": ["dataset=megc2019_flow", "dataset.root=unused"],
     "ensemble_flow": ["dataset=megc2019_flow", "dataset.root=unused"],
+    "sssnet": ["dataset=megc2019_flow", "dataset.root=unused"],
 }
 
 
@@ -33,7 +34,7 @@ def build(model: str, *overrides: str, num_classes: int = 3) -> torch.nn.Module:
 
 def test_the_zoo_is_complete():
     zoo = {"r3d", "mc3", "r2plus1d", "x3d", "slowfast", "transformer", "r3d_cbam", "ststnet", "offapexnet"}
-    zoo |= {"htnet", "dual_inception", "rcn", "ensemble_flow"}
+    zoo |= {"htnet", "dual_inception", "rcn", "ensemble_flow", "sssnet"}
     assert set(MODELS) >= zoo
 
 
@@ -41,6 +42,16 @@ def test_ststnet_is_as_published():
     net = build("ststnet")
     assert sum(p.numel() for p in net.parameters()) < 2000
     assert net.fc.in_features == 16 * 5 * 5
+
+
+def test_sssnet_is_as_meb_builds_it():
+    from mer.models.sssnet import SSSNet
+
+    meb_size = SSSNet(num_classes=3, input_size=(64, 64))
+    assert meb_size.fc1.in_features == 9 * 9 * 64  # MEB's 64 x 64 inputs
+    assert build("sssnet").fc1.in_features == 3 * 3 * 64  # the composite's 28 x 28
+    convs, norms, dense = 2400 + 32 + 18432 + 64, 2 * (32 + 64), 5184 * 256 + 256 + 256 * 3 + 3
+    assert sum(p.numel() for p in meb_size.parameters()) == convs + norms + dense
 
 
 def test_offapexnet_is_as_published_and_reads_only_the_two_flow_channels():

@@ -25,6 +25,7 @@ FAMILIES = {
     "r3d": [],
     "transformer": [],
     "ststnet": [],
+    "sssnet": [],
     "htnet": ["model.dim=16", "model.block_repeats=[1,1,1]"],
 }
 
@@ -32,7 +33,7 @@ FAMILIES = {
 def _without_dropout(net: nn.Module) -> nn.Module:
     """Dropout masks are the one documented difference of fused training; the rest must be equal."""
     for m in net.modules():
-        if isinstance(m, nn.Dropout):
+        if isinstance(m, nn.Dropout | nn.Dropout2d):
             m.p = 0.0
         if isinstance(m, nn.MultiheadAttention):
             m.dropout = 0.0
