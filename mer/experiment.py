@@ -130,7 +130,8 @@ class Experiment:
         located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(samples)  # no face: error or left out
         kept = {id(s) for s in located}
         methods = OmegaConf.to_container(cfg.methods, resolve=True)
-        flow_channels = [0] if cfg.dataset.kind in FLOW_KINDS else []  # flow inputs: channel 0 is horizontal flow
+        kind = cfg.dataset.kind if cfg.dataset.kind != "features" else cfg.dataset.input_kind
+        flow_channels = [0] if kind in FLOW_KINDS else []  # flow inputs: channel 0 is horizontal flow
         if methods["eac"]["negate_channels"] is None:
             methods["eac"]["negate_channels"] = flow_channels
         return cls(

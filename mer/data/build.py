@@ -12,9 +12,10 @@ from mer.config import SamplingConfig
 from mer.data.annotations import Sample
 from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.face_stage import FaceStage
+from mer.data.features import FeatureDataset
 from mer.data.flow import FlowClipDataset, FlowDataset
 
-KINDS = ("clips", "flow", "flow_clip", "images")
+KINDS = ("clips", "flow", "flow_clip", "images", "features")
 
 
 def face_stage(dataset: Mapping, cache_dir: str | Path | None) -> FaceStage:
@@ -45,6 +46,8 @@ def build_dataset(
     size = list(dataset["input_size"])
     if kind == "images":
         return ImageDataset(samples, size=size)
+    if kind == "features":
+        return FeatureDataset(samples, root=dataset["root"], input_kind=dataset["input_kind"], size=size)
     if kind not in KINDS:
         raise ValueError(f"dataset.kind={kind!r}: use one of {', '.join(KINDS)}")
     face = face_stage(dataset, cache_dir)
