@@ -25,13 +25,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra.errors import HydraException, InstantiationException
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from mer.config_check import ConfigError
-from mer.data.annotations import AnnotationError
+from mer.config_check import ConfigError, reporting_user_errors
 from mer.data.features import FEATURES, PROVENANCE, SAMPLES
 from mer.datasets.features import sample_record
 from mer.experiment import Experiment
@@ -92,23 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides: dataset=..., model=...")
     parser.add_argument("--out", type=Path, required=True, help="the folder to write (replaced if it exists)")
     args = parser.parse_intermixed_args(argv)
-    try:
+
+    def work() -> int:
         cfg = compose_dataset([*args.overrides, "trainer.device=cpu"])
         if cfg.dataset.kind == "features":
             raise ConfigError("dataset=features is already exported: give the dataset the features come from")
-        experiment = Experiment.from_config(cfg)
-        record = export(experiment, args.out)
-    except InstantiationException as error:
-        cause = error.__cause__
-        print(f"error: {cause if isinstance(cause, AnnotationError) else error}", file=sys.stderr)
-        return 2
-    except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    size = sum(p.stat().st_size for p in args.out.iterdir()) / 2**20
-    shape, kind = record["shape"], record["input"]["kind"]
-    print(f"{shape[0]} samples of {kind} {shape[1:]} -> {args.out} ({size:.1f} MB)")
-    return 0
+        record = export(Experiment.from_config(cfg), args.out)
+        size = sum(p.stat().st_size for p in args.out.iterdir()) / 2**20
+        shape, kind = record["shape"], record["input"]["kind"]
+        print(f"{shape[0]} samples of {kind} {shape[1:]} -> {args.out} ({size:.1f} MB)")
+        return 0
+
+    return reporting_user_errors(work)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
-from omegaconf.errors import OmegaConfBaseException
 
 from mer.atomic import write_csv_atomic
-from mer.config_check import ConfigError
-from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row
+from mer.config_check import reporting_user_errors
+from mer.data.annotations import Sample, canonical_columns, canonical_row
 from mer.preprocessing.extract_apex import compose_dataset
 
 
@@ -41,20 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the canonical CSV to write")
     parser.add_argument("--sheet-only", action="store_true", help="read the sheet without opening any clip")
     args = parser.parse_intermixed_args(argv)
-    try:
+
+    def work() -> int:
         cfg = compose_dataset(args.overrides)
         extra = {"check_frames": False} if args.sheet_only else {}
         samples = instantiate(cfg.dataset.samples, **extra, _convert_="all")
-    except InstantiationException as error:
-        cause = error.__cause__
-        print(f"error: {cause if isinstance(cause, AnnotationError) else error}", file=sys.stderr)
-        return 2
-    except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    export(samples, args.out, cfg.dataset.get("root"))
-    print(f"{len(samples)} samples of dataset={cfg.dataset.name} -> {args.out}")
-    return 0
+        export(samples, args.out, cfg.dataset.get("root"))
+        print(f"{len(samples)} samples of dataset={cfg.dataset.name} -> {args.out}")
+        return 0
+
+    return reporting_user_errors(work)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -151,3 +152,21 @@ def path_or_overrides(
     if overrides and paths or len(paths) > 1:
         parser.error(f"give one {noun}, or dataset= overrides")
     return (paths[0] if paths else None), overrides
+
+
+def reporting_user_errors(work: Callable[[], int]) -> int:
+    """``work()``'s exit status, or 2 after printing a user error (a key, a path, a sheet row) as
+    one line, no traceback: the data tools' front door."""
+    from hydra.errors import HydraException, InstantiationException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from mer.data.annotations import AnnotationError
+
+    try:
+        return work()
+    except InstantiationException as error:  # a reader's own error, wrapped by Hydra
+        cause = error.__cause__
+        print(f"error: {cause if isinstance(cause, AnnotationError) else error}", file=sys.stderr)
+    except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)  # OmegaConf appends its key dump
+    return 2
