@@ -260,11 +260,12 @@ def train_fused(
                 correct[where] += hits
                 for i in members:
                     seen[i] += size
+        totals, corrects = total.tolist(), correct.tolist()  # one device sync an epoch, not two a fold
         for i, job in enumerate(jobs):
             record = {
                 "epoch": epoch,
-                "loss": total[i].item() / max(seen[i], 1),
-                "accuracy": correct[i].item() / seen[i] if seen[i] else None,
+                "loss": totals[i] / max(seen[i], 1),
+                "accuracy": corrects[i] / seen[i] if seen[i] else None,
                 "sampling_power": plan.sampling_power,
                 "reweight_power": plan.reweight_power,
             }
