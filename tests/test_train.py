@@ -85,6 +85,17 @@ def test_a_fused_run_predicts_as_its_folds_one_at_a_time(tmp_path, caplog):
         assert np.allclose(fused_curve, alone_curve, rtol=1e-2)  # AdamW turns float noise into small steps
 
 
+def test_a_fused_run_resumes_keeping_its_finished_folds(tmp_path, caplog):
+    caplog.set_level("INFO", logger="mer.experiment")
+    run(tiny_config(tmp_path, "trainer.fuse=3", "evaluation.max_folds=2"), tmp_path / "run")
+    first = tmp_path / "run/folds/fold000.csv"
+    kept = (first.read_text(), first.stat().st_mtime_ns)
+    caplog.clear()
+    results = run(tiny_config(tmp_path, "trainer.fuse=3"), tmp_path / "run")
+    assert "fused" not in caplog.text  # one pending fold trains alone
+    assert (first.read_text(), first.stat().st_mtime_ns) == kept and results["num_folds"] == 3
+
+
 def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
     results = run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=2"), tmp_path / "k")
     assert results["num_folds"] == 2 and results["num_samples"] == 12
