@@ -45,9 +45,15 @@ def config(overrides: Sequence[str]) -> DictConfig:
         return compose("config", overrides=[*overrides, "trainer.progress=false", "trainer.tensorboard=false"])
 
 
-def data_overrides(model: str, composite: Path | None, clips: Path | None) -> list[str] | None:
-    """The dataset a model is checked on: the composite's flow images or the real CASME II clips."""
+def data_overrides(
+    model: str, composite: Path | None, clips: Path | None, features: str | None = None
+) -> list[str] | None:
+    """The dataset a model is checked on: the composite's flow images, or for the clip models a
+    features folder (``DIR:CLASSES``, from data_tools/export_features.py) or the real CASME II clips."""
     if model in CLIP_MODELS:
+        if features is not None:
+            root, classes = features.rsplit(":", 1)
+            return ["dataset=features", f"dataset.root={root}", f"dataset/classes={classes}"]
         if clips is None:
             return None
         return [
@@ -182,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--composite", type=Path, help="the MEGC 2019 composite's flow images")
     parser.add_argument("--clips", type=Path, help="CASME II clips as casme2_subset lays them out")
+    parser.add_argument(
+        "--features",
+        help="DIR:CLASSES, the clip models' inputs exported (data_tools/export_features.py), e.g. "
+        "casme2_dev's flow clips with dataset/classes=megc3; instead of --clips",
+    )
     parser.add_argument("--models", default=",".join(FLOW_MODELS + CLIP_MODELS))
     parser.add_argument("--epochs", type=int, default=4, help="epochs a measurement (the first warms up)")
     parser.add_argument(
@@ -217,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     print(json.dumps(info), flush=True)
     emit(info)
     for model in args.models.split(","):
-        data = data_overrides(model, args.composite, args.clips)
+        data = data_overrides(model, args.composite, args.clips, args.features)
         if data is None:
             continue
         if left() < 30:
@@ -239,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                 if left() < 20:
                     emit({"model": model, "mode": "skipped", "why": "budget", "seed": seed})
                     continue
-                data = data_overrides(model, args.composite, args.clips)
+                data = data_overrides(model, args.composite, args.clips, args.features)
                 row = loso(
                     model, data + args.extra, seed=seed, device=args.device, epochs=args.loso_epochs, out=Path(tmp)
                 )
