@@ -28,7 +28,6 @@ import copy
 import functools
 import inspect
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -91,13 +90,8 @@ def why_not_fused(
     unsupported = StackedOptimizer.unsupported(optimizer)
     if unsupported is not None or sample is None:
         return unsupported
-    trial = [copy.deepcopy(model).cpu().train() for _ in range(2)]
-    for m in trial:
-        if hasattr(m, "generator"):
-            m.generator = None
-    stack = _Stack(trial)
     try:
-        vmap(stack.call, randomness="different")(stack.params, stack.buffers, sample.cpu().expand(2, 2, *sample.shape))
+        _trial_step(model, sample.expand(2, 2, *sample.shape), torch.device("cpu"), backward=False)
     except RuntimeError as error:
         return f"{type(model).__name__} does not run under vmap ({str(error).splitlines()[0]})"
     return None
@@ -309,29 +303,27 @@ def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of
 
 
 def fold_capacity(model: nn.Module, sample: torch.Tensor, batch_size: int, runtime: Runtime) -> int:
-    """How many folds of ``model`` fit at once: on CUDA, from the memory one fused step of two folds
-    takes on a batch like ``sample`` (one model input), within 80% of the free memory; on a CPU,
-    a quarter of the machine's memory over four copies of the weights (weights, gradients, two
-    moments) plus the step's activations, estimated as a hundred inputs a sample."""
+    """How many folds of ``model`` fit at once on a CUDA device: from the memory one fused step of
+    two folds takes on a batch like ``sample`` (one model input), within 80% of the free memory."""
     weights = sum(t.numel() * t.element_size() for t in model.parameters())
-    if runtime.device.type != "cuda":
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        per_fold = 4 * weights + 100 * batch_size * sample.numel() * 4
-        return max(1, int(pages / 4 // per_fold))
     torch.cuda.synchronize(runtime.device)
     free, _ = torch.cuda.mem_get_info(runtime.device)
     torch.cuda.reset_peak_memory_stats(runtime.device)
     before = torch.cuda.memory_allocated(runtime.device)
-    trial = [copy.deepcopy(model).to(runtime.device).train() for _ in range(2)]
-    for m in trial:
-        if hasattr(m, "generator"):
-            m.generator = None
-    stack = _Stack(trial)
-    x = sample.to(runtime.device).expand(2, batch_size, *sample.shape).contiguous()
-    params = {k: v.requires_grad_() for k, v in stack.params.items()}
-    out = vmap(stack.call, randomness="different")(params, stack.buffers, x)
-    torch.autograd.grad(out.float().sum(), list(params.values()))
+    _trial_step(model, sample.expand(2, batch_size, *sample.shape), runtime.device, backward=True)
     peak = torch.cuda.max_memory_allocated(runtime.device) - before
-    del trial, stack, params, out, x
     per_fold = peak / 2 + 2 * weights  # the two moments the trial did not hold
     return max(1, int(0.8 * free // math.ceil(per_fold)))
+
+
+def _trial_step(model: nn.Module, x: torch.Tensor, device: torch.device, *, backward: bool) -> None:
+    """One fused forward (and backward) pass of two copies of ``model`` on ``x``, ``2 x B x ...``."""
+    trial = [copy.deepcopy(model).to(device).train() for _ in range(2)]
+    for m in trial:
+        if hasattr(m, "generator"):
+            m.generator = None  # as in training: vmap takes no generator
+    stack = _Stack(trial)
+    params = {k: v.requires_grad_(backward) for k, v in stack.params.items()}
+    out = vmap(stack.call, randomness="different")(params, stack.buffers, x.to(device).contiguous())
+    if backward:
+        torch.autograd.grad(out.float().sum(), list(params.values()))
