@@ -31,6 +31,41 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict, list[str]]:
         raise FileNotFoundError(f"{path}: no checkpoint")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     config, classes = saved["config"], saved["classes"]
+    check_model_targets(config["model"], where=f"{path}: config.model")
     model = instantiate(OmegaConf.create(config["model"]), num_classes=len(classes))
     model.load_state_dict(saved["state_dict"])
     return model.eval(), config, classes
+
+
+class UnsafeCheckpoint(ValueError):
+    """A checkpoint's model config names something outside :mod:`mer.models`."""
+
+
+def check_model_targets(node: object, *, where: str) -> None:
+    """Refuse a model config that would build anything but mer's own models.
+
+    ``weights_only=True`` stops pickled code, not a config: ``instantiate`` calls whatever a
+    ``_target_`` names (``builtins.open`` truncates a file). Every ``_target_`` in the tree must be a
+    class or function defined in a ``mer.models`` module (not merely reachable through one).
+    """
+    from hydra.utils import get_object
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_target_":
+                obj = None
+                if isinstance(value, str) and value.startswith("mer.models."):
+                    try:
+                        obj = get_object(value)
+                    except Exception:  # noqa: BLE001 - any failure to locate is a refusal
+                        obj = None
+                module = getattr(obj, "__module__", None) or ""
+                if not (callable(obj) and module.startswith("mer.models.")):
+                    raise UnsafeCheckpoint(
+                        f"{where}._target_ is {value!r}: a checkpoint may only build mer.models (refused, nothing run)"
+                    )
+            else:
+                check_model_targets(value, where=f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_model_targets(value, where=f"{where}[{i}]")
