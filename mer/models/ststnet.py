@@ -19,6 +19,7 @@ from torch import nn
 
 from mer.models import ststnet_kernel
 from mer.models.batched import under_vmap
+from mer.models.seeded_dropout import dropped, uniform_noise
 
 STREAM_WIDTHS = (3, 5, 8)
 
@@ -118,10 +119,10 @@ class STSTNet(nn.Module):
 
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         """Dropout, with masks drawn from :attr:`generator` where one is set (``rand < p`` drops)."""
-        if self.dropout <= 0 or self.generator is None:
-            return F.dropout(x, self.dropout, self.training)
-        keep = torch.empty_like(x).uniform_(generator=self.generator) >= self.dropout  # in x's memory layout
-        return x * keep * (1.0 / (1.0 - self.dropout))
+        if self.dropout <= 0:
+            return x
+        noise = uniform_noise(x, x.shape, self.generator)  # in x's memory layout
+        return F.dropout(x, self.dropout, self.training) if noise is None else dropped(x, self.dropout, noise)
 
 
 class _FusedStem(torch.autograd.Function):

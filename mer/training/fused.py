@@ -9,13 +9,17 @@ augmentation (drawn from its own generator by the trainer's own batch sources), 
 statistics, its class weights and its optimizer state (:class:`StackedOptimizer`), so predictions
 equal training the folds one at a time within float tolerance.
 
-Two deviations. vmap cannot take a generator, so dropout masks come from torch's global generator
-(seeded by the caller), different for each fold but not the masks a fold draws alone. And fused
-folds compute in float32 (TF32 on a GPU's tensor cores) without autocast or channels-last: vmap's
-batching rules for convolutions and BatchNorm do not take autocast's mixed dtypes (on an H200:
-"Input type (BFloat16) and bias type (float) should be the same" in HTNet, "Expected running_mean
-to have type BFloat16" in r3d), so on a GPU a fused fold matches a one-at-a-time fold trained with
-``trainer.amp=false``.
+Dropout: vmap takes no generator, so the uniforms of mer's seeded dropout layers
+(:mod:`mer.models.seeded_dropout`, every flow model's) are drawn outside it, from each fold's own
+dropout generator in the order the fold draws them alone, and handed in: those folds drop what they
+drop alone. Torch's own dropout (r3d's head, the transformer's) draws from the global generator in
+either case, different for each fold, so there fused and alone differ by their masks.
+
+Precision: fused folds compute in float32 (TF32 on a GPU's tensor cores) without autocast or
+channels-last: vmap's batching rules for convolutions and BatchNorm do not take autocast's mixed
+dtypes (on an H200: "Input type (BFloat16) and bias type (float) should be the same" in HTNet,
+"Expected running_mean to have type BFloat16" in r3d), so on a GPU a fused fold matches a
+one-at-a-time fold trained with ``trainer.amp=false``.
 
 At each step the folds whose batches have the same size run together; a fold whose epoch has ended
 (fewer samples) or whose batch is another size sits that call out, its weights and optimizer state
@@ -40,6 +44,7 @@ from tqdm import tqdm
 
 from mer.data.transforms import Augment, Normalization
 from mer.losses import ClassAwareLoss
+from mer.models.seeded_dropout import Draw, recorded_noise, supplied_noise
 from mer.training import distributed
 from mer.training.device import Runtime
 from mer.training.schedules import Standard
@@ -219,15 +224,17 @@ def train_fused(
     models = [runtime.prepare(job.model.train()) for job in jobs]
     for model in models:
         if hasattr(model, "generator"):
-            model.generator = None  # dropout from the global generator: vmap takes no generator
+            model.generator = None  # vmap takes no generator: each fold's uniforms are supplied (_FoldNoise)
     stack = _Stack(models)
     losses = _Stack([job.loss_fn.to(runtime.device) for job in jobs])
     base_weights = [job.loss_fn.weight.clone() if isinstance(job.loss_fn, ClassAwareLoss) else None for job in jobs]
     counts = [np.bincount(np.asarray(job.labels), minlength=num_classes).tolist() for job in jobs]
     sources = [_source(job, runtime, norm, augment, batch_size, num_classes, in_memory, last_batch) for job in jobs]
     opt = StackedOptimizer(optimizer, stack.params)
+    generators = [runtime.dropout_generator(s.prepare.generator, j.seed) for s, j in zip(sources, jobs, strict=True)]
+    noise = _FoldNoise(models[0], generators)
     histories: list[list[dict]] = [[] for _ in jobs]
-    forward = vmap(stack.call, randomness="different")
+    forward = vmap(functools.partial(_call_with_noise, stack), randomness="different")
     loss_of = vmap(functools.partial(losses.call, {}))  # a loss holds buffers (class weights), no parameters
     for epoch in tqdm(range(epochs), desc="fused epochs", leave=False, disable=not progress):
         plan = schedule.plan(epoch)
@@ -248,7 +255,8 @@ def train_fused(
                 x = torch.stack([batches[i][0] for i in members])
                 y = torch.stack([batches[i][1] for i in members])
                 index = None if len(members) == len(jobs) else torch.as_tensor(members, device=runtime.device)
-                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, x, y, runtime)
+                uniforms = noise(members, x[0])
+                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, x, y, uniforms, runtime)
                 where = slice(None) if index is None else index
                 total[where] += fold_loss * size
                 correct[where] += hits
@@ -282,14 +290,39 @@ def _source(job: FoldJob, runtime, norm, augment, batch_size, num_classes, in_me
     return _LoaderBatches(data, prepare, batch_size, weights)
 
 
-def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, x, y, runtime: Runtime):
+class _FoldNoise:
+    """Each fold's dropout uniforms for a step, drawn outside vmap from the fold's own dropout
+    generator in the order the fold draws them alone (which draws a forward pass makes is recorded
+    once a batch size, on a copy of the model), stacked fold by fold."""
+
+    def __init__(self, model: nn.Module, generators: Sequence[torch.Generator]):
+        self.probe = copy.deepcopy(model)
+        self.generators = generators
+        self.draws: dict[int, list[Draw]] = {}
+
+    def __call__(self, members: Sequence[int], x: torch.Tensor) -> list[torch.Tensor]:
+        if len(x) not in self.draws:
+            with recorded_noise() as draws, torch.no_grad():
+                self.probe(x)
+            self.draws[len(x)] = draws
+        per_fold = [[d.draw(self.generators[i], x.device) for d in self.draws[len(x)]] for i in members]
+        return [torch.stack(layer) for layer in zip(*per_fold, strict=True)]
+
+
+def _call_with_noise(stack: _Stack, params: dict, buffers: dict, x: torch.Tensor, noise: list[torch.Tensor]):
+    """One replica's forward pass, its dropout layers fed its own uniforms."""
+    with supplied_noise(noise):
+        return stack.call(params, buffers, x)
+
+
+def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, x, y, noise, runtime: Runtime):
     """One optimizer step of the folds ``index`` (all where None); their losses and correct counts."""
     pick = (lambda t: t) if index is None else (lambda t: t[index])
     params = {k: pick(v).requires_grad_() for k, v in stack.params.items()}
     buffers = {k: pick(v) for k, v in stack.buffers.items()}
     loss_buffers = {k: pick(v) for k, v in losses.buffers.items()}
     with runtime.autocast():
-        logits = forward(params, buffers, x)
+        logits = forward(params, buffers, x, noise)
         fold_loss = loss_of(loss_buffers, logits, y)
     grads = torch.autograd.grad(fold_loss.sum(), list(params.values()))
     for v in params.values():
