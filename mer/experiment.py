@@ -228,7 +228,9 @@ class Experiment:
     def fused_group_size(self, pending: int) -> int:
         """How many folds train at once (1: one at a time), said once in the log."""
         setting = self.cfg.trainer.fuse
-        if setting != "auto" and int(setting) <= 1 or pending <= 1:
+        if setting != "auto" and not (isinstance(setting, int) and setting >= 1):
+            raise ValueError(f"trainer.fuse={setting!r}: auto, or how many folds at most train at once (1: off)")
+        if setting == 1 or pending <= 1:
             return 1
         if setting == "auto" and self.runtime.device.type == "cpu":
             log.info("folds train one at a time: fused folds are for a GPU (vmap's kernels are slower on a CPU)")

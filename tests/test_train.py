@@ -324,3 +324,8 @@ def test_a_final_model_classifies_every_sample_of_a_configured_dataset(tmp_path,
         assert sum(p.values()) == pytest.approx(1, abs=2e-3) and r["prediction"] == max(p, key=p.get)
     assert predict_main([str(run_dir / "final_model.pt"), "dataset.roots=x"]) == 2
     assert "there is no key dataset.roots" in capsys.readouterr().err
+
+
+def test_a_wrong_fuse_setting_is_named(tmp_path):
+    with pytest.raises(ValueError, match="trainer.fuse='many'"):
+        run(tiny_config(tmp_path, "trainer.fuse=many"), tmp_path / "run")
