@@ -65,14 +65,14 @@ def uniform_noise(x: torch.Tensor, shape: Sequence[int], generator: torch.Genera
     supplied = _SUPPLIED.get()
     if supplied is not None:
         return next(supplied)
+    recorded = _RECORDED.get()
+    if recorded is None and (generator is None or generator.device != x.device):
+        return None  # before any layout query: under vmap only the contiguous one is answered
     last = x.dim() == 4 and tuple(shape) == tuple(x.shape) and not x.is_contiguous()
     draw = Draw(tuple(shape), last and x.is_contiguous(memory_format=torch.channels_last))
-    recorded = _RECORDED.get()
     if recorded is not None:
         recorded.append(draw)
         return torch.rand(draw.shape, device=x.device)
-    if generator is None or generator.device != x.device:
-        return None
     return draw.draw(generator, x.device)
 
 
