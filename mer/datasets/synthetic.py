@@ -335,16 +335,23 @@ def load_samples(
     cache_dir: str | Path,
     classes: Sequence[str],
     class_map: Mapping[str, str | None] | None = None,
+    check_frames: bool = True,
     **settings: float,
 ) -> list[Sample]:
     """The synthetic set's samples, generating it into ``cache_dir`` on first use.
 
     ``settings`` are :func:`generate`'s keywords; each distinct setting has its own folder.
+    ``check_frames`` as the release readers take it (the tools that open each clip themselves skip it).
     """
     stamp = json.dumps({"version": GENERATOR_VERSION, **settings}, sort_keys=True)
     root = Path(cache_dir).expanduser() / "synthetic" / hashlib.sha1(stamp.encode()).hexdigest()[:12]
     if not (root / "annotations.csv").is_file():
         generate(root, **settings)
     return read_canonical_csv(
-        root / "annotations.csv", root=root, classes=classes, class_map=class_map, dataset="synthetic"
+        root / "annotations.csv",
+        root=root,
+        classes=classes,
+        class_map=class_map,
+        dataset="synthetic",
+        check_frames=check_frames,
     )

@@ -112,3 +112,20 @@ def test_action_unit_codes():
     assert action_units("happiness") == "12"
     assert action_units("contempt") == "R12"
     assert action_units("surprise") == "1+2+26"
+
+
+def test_the_tools_read_the_default_dataset_without_opening_its_clips(tmp_path):
+    """mer.spot and extract_apex read samples with check_frames=False; the generator's own keywords
+    must not receive it (it did: "generate() got an unexpected keyword argument 'check_frames'")."""
+    from mer.preprocessing.extract_apex import compose_dataset, load_samples
+
+    cfg = compose_dataset(
+        [
+            f"dataset.cache_dir={tmp_path}",
+            "dataset.num_subjects=2",
+            "dataset.clips_per_subject=2",
+            "dataset.frame_size=32",
+        ]
+    )
+    samples = load_samples(cfg)
+    assert len(samples) == 4 and all(s.path.exists() for s in samples)
