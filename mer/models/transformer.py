@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mer.models.batched import under_vmap
+
 
 class FrameCNN(nn.Module):
     """Three strided conv layers and global pooling: one ``dim`` token per frame."""
@@ -52,7 +54,10 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.norm1(x)
-        attended, weights = self.attn(h, h, h, need_weights=need_weights, average_attn_weights=True)
+        # vmap (fused folds) has no batching rule for the fused attention kernel and would loop over
+        # the folds; the explicit form that also returns the weights runs batched
+        explicit = need_weights or under_vmap(h)
+        attended, weights = self.attn(h, h, h, need_weights=explicit, average_attn_weights=True)
         x = x + attended
         return x + self.mlp(self.norm2(x)), weights
 
