@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -110,8 +111,28 @@ def _has(cfg: DictConfig, key: str) -> bool:
     return True
 
 
+#: ``trainer.device``: auto, cpu, cuda or cuda:N.
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_trainer(trainer: DictConfig) -> None:
+    """Trainer values a schema cannot type: each wrong one named in one line with what to give."""
+    from mer.training.trainer import LAST_BATCH
+
+    device = str(trainer.device)
+    if not _DEVICE.fullmatch(device):
+        raise ConfigError(f"trainer.device={device!r}: give auto, cpu, cuda or cuda:N")
+    fuse = trainer.fuse
+    if fuse != "auto" and not (isinstance(fuse, int) and not isinstance(fuse, bool) and fuse >= 1):
+        raise ConfigError(f"trainer.fuse={fuse!r}: give auto, or how many folds at most train at once (1: off)")
+    if trainer.last_batch not in LAST_BATCH:
+        raise ConfigError(f"trainer.last_batch={trainer.last_batch!r}: give {' or '.join(LAST_BATCH)}")
+
+
 def check_input(cfg: DictConfig) -> None:
-    """The model's declared input (``input.kind``) against what the dataset gives (``dataset.kind``)."""
+    """The model's declared input (``input.kind``) against what the dataset gives (``dataset.kind``),
+    and the trainer's values (:func:`check_trainer`)."""
+    check_trainer(cfg.trainer)
     given, wanted = cfg.dataset.get("kind", "clips"), cfg.input.kind
     clash = (given in CLIP_KINDS and wanted in IMAGE_KINDS) or (given in IMAGE_KINDS and wanted in CLIP_KINDS)
     if clash:

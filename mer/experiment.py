@@ -226,10 +226,9 @@ class Experiment:
         return [job.model for job in jobs]
 
     def fused_group_size(self, pending: int) -> int:
-        """How many folds train at once (1: one at a time), said once in the log."""
+        """How many folds train at once (1: one at a time), said once in the log (``trainer.fuse`` is
+        checked by :func:`mer.config_check.check_trainer`)."""
         setting = self.cfg.trainer.fuse
-        if setting != "auto" and not (isinstance(setting, int) and setting >= 1):
-            raise ValueError(f"trainer.fuse={setting!r}: auto, or how many folds at most train at once (1: off)")
         if setting == 1 or pending <= 1:
             return 1
         if setting == "auto" and self.runtime.device.type == "cpu":

@@ -2,12 +2,14 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from mer.config_check import ConfigError
 from mer.experiment import run
 from tests.conftest import SHARED_DATA, tiny_clip_run
 
@@ -326,6 +328,16 @@ def test_a_final_model_classifies_every_sample_of_a_configured_dataset(tmp_path,
     assert "there is no key dataset.roots" in capsys.readouterr().err
 
 
-def test_a_wrong_fuse_setting_is_named(tmp_path):
-    with pytest.raises(ValueError, match="trainer.fuse='many'"):
-        run(tiny_config(tmp_path, "trainer.fuse=many"), tmp_path / "run")
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("trainer.fuse=many", "trainer.fuse='many'"),
+        ("trainer.fuse=0", "trainer.fuse=0"),
+        ("trainer.last_batch=drop", "trainer.last_batch='drop'"),
+        ("trainer.device=gpu", "trainer.device='gpu'"),
+    ],
+)
+def test_a_wrong_trainer_value_is_named_before_anything_is_written(tmp_path, override, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        run(tiny_config(tmp_path, override), tmp_path / "run")
+    assert not (tmp_path / "run" / "config_resolved.yaml").exists()
