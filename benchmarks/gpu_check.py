@@ -86,13 +86,11 @@ def flops_a_sample(experiment: Experiment, train: Sequence[int]) -> float:
     return 3 * counter.get_total_flops() / size
 
 
-def timed_epochs(fit, epochs: int) -> float:
+def timed_epochs(fit) -> float:
     """Seconds an epoch after the first (compilation, cuDNN autotuning, caches)."""
     stamps: list[float] = []
     fit(lambda record: stamps.append(time.perf_counter()))
     _sync()
-    if epochs < 2:
-        raise ValueError("--epochs must be at least 2: the first epoch warms up")
     return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
 
 
@@ -126,7 +124,7 @@ def measure(model: str, overrides: list[str], *, epochs: int, fold_limit: int | 
             "peak_fraction": round(tflops / peak, 5) if peak else None,
         }
 
-    alone = timed_epochs(lambda on: experiment.fit(trains[0], seeds[0], on_epoch=on), epochs)
+    alone = timed_epochs(lambda on: experiment.fit(trains[0], seeds[0], on_epoch=on))
     rows = [row("alone", 1, alone, len(trains[0]))]
     print(json.dumps(rows[-1]), flush=True)
     group = experiment.fused_group_size(min(len(folds), fold_limit or len(folds)))
@@ -135,8 +133,7 @@ def measure(model: str, overrides: list[str], *, epochs: int, fold_limit: int | 
         seconds = timed_epochs(
             lambda on: experiment.fit_fused(
                 [trains[k] for k in picked], [seeds[k] for k in picked], [on] + [None] * (group - 1)
-            ),
-            epochs,
+            )
         )
         rows.append(row("fused", group, seconds, sum(len(trains[k]) for k in picked)))
         rows[-1]["all_folds"] = len(folds)
@@ -209,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--extra", action="append", default=[], help="more overrides for every run")
     parser.add_argument("--out", type=Path, help="append every row here as JSON lines")
     args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch warms up")
     started = time.perf_counter()
     rows: list[dict] = []
     limits = {k: int(v) for k, v in (item.split("=") for item in filter(None, args.fold_limit.split(",")))}

@@ -36,13 +36,14 @@ def sample_record(sample: Sample) -> dict:
 def load_feature_samples(*, root: str | Path, classes: Sequence[str]) -> Samples:
     """The samples of a features folder, checked against the run's class names."""
     root = Path(root)
-    written = provenance(root)["classes"]
+    record = provenance(root)
+    written = record["classes"]
     if list(classes) != list(written):
         raise AnnotationError(
             f"{root / PROVENANCE}: the features were written with classes {written}; "
             f"set dataset/classes to the same set (the run asked for {list(classes)})"
         )
-    samples = Samples(notes=provenance(root).get("sample_notes", []))
+    samples = Samples(notes=record.get("sample_notes", []))
     with open(root / SAMPLES) as f:
         for line, text in enumerate(f, start=1):
             try:

@@ -256,7 +256,7 @@ def train_fused(
                 y = torch.stack([batches[i][1] for i in members])
                 index = None if len(members) == len(jobs) else torch.as_tensor(members, device=runtime.device)
                 uniforms = noise(members, x[0])
-                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, x, y, uniforms, runtime)
+                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, x, y, uniforms)
                 where = slice(None) if index is None else index
                 total[where] += fold_loss * size
                 correct[where] += hits
@@ -315,15 +315,14 @@ def _call_with_noise(stack: _Stack, params: dict, buffers: dict, x: torch.Tensor
         return stack.call(params, buffers, x)
 
 
-def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, x, y, noise, runtime: Runtime):
+def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, x, y, noise):
     """One optimizer step of the folds ``index`` (all where None); their losses and correct counts."""
     pick = (lambda t: t) if index is None else (lambda t: t[index])
     params = {k: pick(v).requires_grad_() for k, v in stack.params.items()}
     buffers = {k: pick(v) for k, v in stack.buffers.items()}
     loss_buffers = {k: pick(v) for k, v in losses.buffers.items()}
-    with runtime.autocast():
-        logits = forward(params, buffers, x, noise)
-        fold_loss = loss_of(loss_buffers, logits, y)
+    logits = forward(params, buffers, x, noise)  # float32: no autocast under vmap (module docstring)
+    fold_loss = loss_of(loss_buffers, logits, y)
     grads = torch.autograd.grad(fold_loss.sum(), list(params.values()))
     for v in params.values():
         v.requires_grad_(False)

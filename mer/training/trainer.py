@@ -74,7 +74,8 @@ def train_model(
     own_loss = hasattr(model, "training_loss")  # training methods (mer.methods.model), an ensemble
     data = _Indexed(data)
     counts = np.bincount(np.asarray(labels), minlength=num_classes).tolist()
-    base_weight = loss_fn.weight.clone().to(runtime.device) if isinstance(loss_fn, ClassAwareLoss) else None
+    loss_fn = loss_fn.to(runtime.device)  # its class weights index the batch's labels there
+    base_weight = loss_fn.weight.clone() if isinstance(loss_fn, ClassAwareLoss) else None
     generator = torch.Generator().manual_seed(seed)
     augment = augment or Augment()
     if mixup > 0 and own_loss:
@@ -84,7 +85,6 @@ def train_model(
     if hasattr(model, "generator"):
         model.generator = runtime.dropout_generator(generator, seed)
     net = runtime.prepare(model.train())
-    loss_fn = loss_fn.to(runtime.device)  # its class weights index the batch's labels there
     if in_memory and distributed.active():
         log.info("trainer.in_memory is for one process: under torchrun each process loads its shard")
         in_memory = False
