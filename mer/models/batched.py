@@ -1,8 +1,12 @@
 """What a model needs to train inside ``torch.func.vmap``, where fused folds run it
 (:mod:`mer.training.fused`): a test for "this tensor is one replica's view of a batch of models" and
-the few layers whose kernels vmap cannot batch, written in plain tensor ops there."""
+the few layers whose kernels vmap cannot batch, written in plain tensor ops there, and the protocol
+of a model whose structure depends on its own weights."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -11,6 +15,22 @@ from torch import nn
 def under_vmap(x: torch.Tensor) -> bool:
     """True inside ``vmap``: custom autograd functions and fused RNN kernels must step aside."""
     return torch._C._functorch.is_batchedtensor(x)
+
+
+@runtime_checkable
+class LearnedStructure(Protocol):
+    """A model whose forward pass follows a discrete structure computed from its own weights by code
+    vmap cannot run (a spanning tree by scipy, say): fused training computes each fold's structure
+    outside vmap from that fold's weights before every step and hands it to ``forward``, so a fused
+    fold follows the structure it follows alone."""
+
+    def structure_of(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The integer tensor the weights ``params`` (named as the model's own parameters) give."""
+        ...
+
+    def forward(self, x: torch.Tensor, structure: torch.Tensor | None = None) -> torch.Tensor:
+        """``structure``: what :meth:`structure_of` gives for the current weights; computed here where None."""
+        ...
 
 
 class GRU(nn.GRU):

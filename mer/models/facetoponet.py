@@ -17,7 +17,7 @@ text does not fix how gradients reach the topology). Landmark positions are fixe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,30 +95,39 @@ class FaceTopoNet(SeededDropouts, nn.Module):
         self.dropout = Dropout(dropout)
         self.fc = nn.Linear(2 * hidden, num_classes)
 
-    def symmetric_edges(self) -> torch.Tensor:
-        return (self.edges + self.edges.T) / 2
+    def symmetric_edges(self, edges: torch.Tensor | None = None) -> torch.Tensor:
+        edges = self.edges if edges is None else edges
+        return (edges + edges.T) / 2
 
     def topology(self, edges: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The tree of ``edges`` (default: the current weights): traversal order and each landmark's parent."""
+        """The tree of symmetric ``edges`` (default: the current weights): traversal order and each
+        landmark's parent."""
         edges = self.symmetric_edges() if edges is None else edges
         return tree_order(edges.detach().cpu().numpy(), self.root)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``B x C x 1 x H x W`` (one flow image as a one-frame clip) or ``B x C x H x W``."""
+    def structure_of(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The tree of the edge weights in ``params`` as ``2 x N`` (traversal order; each landmark's
+        parent there, -1 for the root): :class:`mer.models.batched.LearnedStructure`."""
+        order, parents = self.topology(self.symmetric_edges(params["edges"]))
+        return torch.from_numpy(np.stack([order, parents])).to(params["edges"].device)
+
+    def forward(self, x: torch.Tensor, structure: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: ``B x C x 1 x H x W`` (one flow image as a one-frame clip) or ``B x C x H x W``;
+        ``structure``: the tree of the current edge weights (:meth:`structure_of`), computed where None."""
         if x.dim() == 5:
             x = x.squeeze(2)
         symmetric = self.symmetric_edges()
-        order, parents = self.topology(symmetric)
-        points = self.points[torch.as_tensor(order, device=x.device)]  # N x 2, in traversal order
-        child = torch.as_tensor(order[1:], device=x.device)
-        parent = torch.as_tensor(parents[1:], device=x.device)
-        gate = torch.cat([torch.ones(1, device=x.device), torch.sigmoid(symmetric[parent, child])])  # root: 1
+        if structure is None:
+            structure = self.structure_of({"edges": self.edges})
+        order, parent, child = structure[0], structure[1, 1:], structure[0, 1:]
+        points = self.points[order]  # N x 2, in traversal order
+        gate = torch.cat([symmetric.new_ones(1), torch.sigmoid(symmetric[parent, child])])  # root: 1
         grid = points * 2 - 1  # grid_sample's [-1, 1]
         sampled = F.grid_sample(x, grid[None, :, None].expand(len(x), -1, -1, -1), align_corners=False)
-        structure = torch.cat([points[None].expand(len(x), -1, -1), sampled[..., 0].transpose(1, 2)], dim=-1)
+        where = torch.cat([points[None].expand(len(x), -1, -1), sampled[..., 0].transpose(1, 2)], dim=-1)
         patches = (points[:, None, None] + self.offsets[None]) * 2 - 1  # N x p x p x 2
         flat = patches.reshape(1, len(order), -1, 2).expand(len(x), -1, -1, -1)
         texture = F.grid_sample(x, flat, align_corners=False).permute(0, 2, 1, 3).flatten(2)  # B x N x C*p*p
-        streams = torch.stack([self.structure(structure, gate), self.texture(texture, gate)], dim=1)
+        streams = torch.stack([self.structure(where, gate), self.texture(texture, gate)], dim=1)
         weights = torch.softmax(self.attention(streams), dim=1)  # attention over the two streams
         return self.fc(self.dropout((weights * streams).sum(dim=1)))

@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from mer.data.transforms import Augment, Normalization
 from mer.losses import ClassAwareLoss
+from mer.models.batched import LearnedStructure
 from mer.models.seeded_dropout import Draw, recorded_noise, supplied_noise
 from mer.training import distributed
 from mer.training.device import Runtime
@@ -79,8 +80,7 @@ def why_not_fused(
     """None where folds of ``model`` can train fused, else the reason they run one at a time.
 
     With a ``sample`` (one model input) two copies of the model also try a batched training step on
-    the CPU: a model whose structure depends on its own weights (FaceTopoNet's learned landmark
-    tree) cannot run under vmap, and says so here rather than mid-run.
+    the CPU: a model vmap cannot run says so here rather than mid-run.
     """
     if hasattr(model, "training_loss"):
         return f"{type(model).__name__} has its own training loss (training methods, an ensemble)"
@@ -188,9 +188,19 @@ class _Stack:
         self.params = {k: v.detach() for k, v in params.items()}
         self.buffers = buffers
         self.skeleton = copy.deepcopy(modules[0]).to("meta")
+        self.learned = modules[0] if isinstance(modules[0], LearnedStructure) else None
 
     def call(self, params: dict, buffers: dict, *args):
         return functional_call(self.skeleton, (params, buffers), args)
+
+    def structures(self, members: Sequence[int]) -> tuple[torch.Tensor, ...]:
+        """The folds' structures from their current weights, stacked (:class:`LearnedStructure`);
+        nothing for a model without one."""
+        if self.learned is None:
+            return ()
+        with torch.no_grad():
+            folds = [{k: v[i] for k, v in self.params.items()} for i in members]
+            return (torch.stack([self.learned.structure_of(fold) for fold in folds]),)
 
     def write_back(self, modules: Sequence[nn.Module]) -> None:
         """Each fold's trained tensors into its own module, for prediction."""
@@ -255,8 +265,8 @@ def train_fused(
                 x = torch.stack([batches[i][0] for i in members])
                 y = torch.stack([batches[i][1] for i in members])
                 index = None if len(members) == len(jobs) else torch.as_tensor(members, device=runtime.device)
-                uniforms = noise(members, x[0])
-                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, x, y, uniforms)
+                inputs = (x, noise(members, x[0]), *stack.structures(members))
+                fold_loss, hits = _step(stack, losses, opt, forward, loss_of, index, y, inputs)
                 where = slice(None) if index is None else index
                 total[where] += fold_loss * size
                 correct[where] += hits
@@ -309,19 +319,20 @@ class _FoldNoise:
         return [torch.stack(layer) for layer in zip(*per_fold, strict=True)]
 
 
-def _call_with_noise(stack: _Stack, params: dict, buffers: dict, x: torch.Tensor, noise: list[torch.Tensor]):
-    """One replica's forward pass, its dropout layers fed its own uniforms."""
+def _call_with_noise(stack: _Stack, params: dict, buffers: dict, x: torch.Tensor, noise: list[torch.Tensor], *extra):
+    """One replica's forward pass, its dropout layers fed its own uniforms (``extra``: its structure)."""
     with supplied_noise(noise):
-        return stack.call(params, buffers, x)
+        return stack.call(params, buffers, x, *extra)
 
 
-def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, x, y, noise):
-    """One optimizer step of the folds ``index`` (all where None); their losses and correct counts."""
+def _step(stack: _Stack, losses: _Stack, opt: StackedOptimizer, forward, loss_of, index, y, inputs):
+    """One optimizer step of the folds ``index`` (all where None) on ``inputs`` (their batches,
+    dropout uniforms and structures); their losses and correct counts."""
     pick = (lambda t: t) if index is None else (lambda t: t[index])
     params = {k: pick(v).requires_grad_() for k, v in stack.params.items()}
     buffers = {k: pick(v) for k, v in stack.buffers.items()}
     loss_buffers = {k: pick(v) for k, v in losses.buffers.items()}
-    logits = forward(params, buffers, x, noise)  # float32: no autocast under vmap (module docstring)
+    logits = forward(params, buffers, *inputs)  # float32: no autocast under vmap (module docstring)
     fold_loss = loss_of(loss_buffers, logits, y)
     grads = torch.autograd.grad(fold_loss.sum(), list(params.values()))
     for v in params.values():
@@ -356,6 +367,7 @@ def _trial_step(model: nn.Module, x: torch.Tensor, device: torch.device, *, back
             m.generator = None  # as in training: vmap takes no generator
     stack = _Stack(trial)
     params = {k: v.requires_grad_(backward) for k, v in stack.params.items()}
-    out = vmap(stack.call, randomness="different")(params, stack.buffers, x.to(device).contiguous())
+    inputs = (x.to(device).contiguous(), *stack.structures(range(2)))
+    out = vmap(stack.call, randomness="different")(params, stack.buffers, *inputs)
     if backward:
         torch.autograd.grad(out.float().sum(), list(params.values()))
