@@ -7,25 +7,44 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary handle whose content becomes ``path`` only when the block ends without error.
+
+    The handle is a temporary file of its own unique name beside ``path`` (two writers never share
+    one), flushed and fsynced before it is renamed into place, so ``path`` holds the old content or
+    the whole new one; on any error the temporary file is removed and ``path`` is left untouched.
+    For writers that want a file object (``torch.save``, ``savefig``, ``np.savez``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp: Path | None = None
     try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make results unreadable to collaborators
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with tempfile.NamedTemporaryFile(
+            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as handle:
+            tmp = Path(handle.name)
+            os.chmod(tmp, 0o644)  # a temporary file is 0600: results would be unreadable to collaborators
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """``data`` written through :func:`atomic_file`."""
+    with atomic_file(path) as handle:
+        handle.write(data)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

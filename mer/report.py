@@ -26,6 +26,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from mer.atomic import write_text_atomic
 from mer.evaluation.curves import curves_figure, read_curves
 from mer.evaluation.loso import read_fold, read_relabelled
 from mer.evaluation.report import finish_run
@@ -162,9 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if verdict:
         print(verdict)
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "comparison.md").write_text(markdown(rows) + (f"\n{verdict}\n" if verdict else ""))
-        (args.out / "comparison.tex").write_text(latex(rows))
+        write_text_atomic(args.out / "comparison.md", markdown(rows) + (f"\n{verdict}\n" if verdict else ""))
+        write_text_atomic(args.out / "comparison.tex", latex(rows))
     return 0
 
 

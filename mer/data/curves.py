@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mer.atomic import atomic_file
+
 
 def curve_path(curves_dir: str | Path, sample_id: str) -> Path:
     """Where the curve of the sample ``sample_id`` (:attr:`mer.data.annotations.Sample.id`) is kept."""
@@ -15,10 +17,9 @@ def curve_path(curves_dir: str | Path, sample_id: str) -> Path:
 
 
 def save_curve(path: Path, numbers: np.ndarray, motion: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, frames=np.asarray(numbers, dtype=np.int64), motion=np.asarray(motion, dtype=np.float32))
-    tmp.replace(path)
+    """Written through :func:`mer.atomic.atomic_file`: parallel extractions never share a temporary name."""
+    with atomic_file(path) as handle:
+        np.savez(handle, frames=np.asarray(numbers, dtype=np.int64), motion=np.asarray(motion, dtype=np.float32))
 
 
 def load_curve(path: Path) -> tuple[list[int], np.ndarray]:

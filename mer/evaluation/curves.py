@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.atomic import write_csv_atomic
-from mer.evaluation.figures import pyplot
+from mer.evaluation.figures import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -94,5 +94,4 @@ def curves_figure(path: Path, runs: Mapping[str, Mapping[str, Mapping[str, np.nd
     if any(ax.get_legend_handles_labels()[0] for ax in axes):
         axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

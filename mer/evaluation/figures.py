@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from mer.atomic import atomic_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def pyplot():
@@ -15,6 +21,15 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Figure, path: Path, dpi: int) -> None:
+    """``fig`` written through :func:`mer.atomic.atomic_file` (a run's figure is whole or absent), then closed."""
+    try:
+        with atomic_file(path) as handle:
+            fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi)
+    finally:
+        pyplot().close(fig)
 
 
 def confusion_figure(path: Path, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> None:
@@ -35,8 +50,7 @@ def confusion_figure(path: Path, matrix: Sequence[Sequence[int]], classes: Seque
     ax.set_ylabel("true")
     fig.colorbar(image, ax=ax, fraction=0.046, label="recall")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(fig, path, dpi=150)
 
 
 def subject_figure(path: Path, accuracy: Mapping[str, float]) -> None:
@@ -50,5 +64,4 @@ def subject_figure(path: Path, accuracy: Mapping[str, float]) -> None:
     ax.set_ylabel("accuracy")
     ax.set_title("per held-out subject")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(fig, path, dpi=150)
