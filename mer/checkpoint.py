@@ -6,39 +6,64 @@ pickled code runs on load.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from mer.atomic import atomic_file
+from mer.config_check import ConfigError
+
+#: What a checkpoint holds, as :func:`save_checkpoint` writes it.
+KEYS = ("state_dict", "config", "classes")
+
 
 def save_checkpoint(path: Path, model: nn.Module, config: dict, classes: Sequence[str]) -> None:
-    """Write atomically: a temporary file beside ``path``, then a rename."""
+    """Written through :func:`mer.atomic.atomic_file`: an interrupted save leaves the old file whole."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": state, "config": config, "classes": list(classes)}, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as handle:
+        torch.save({"state_dict": state, "config": config, "classes": list(classes)}, handle)
+
+
+def _read(path: Path) -> dict:
+    """The saved dict, or a :class:`ConfigError` naming ``path`` and what is wrong with it (torch's
+    own errors for a file that is not a checkpoint are a traceback or a page about ``weights_only``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{path}: an empty file, not a checkpoint")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except RuntimeError:  # torch's zip reader: the archive ends early or is damaged
+        raise ConfigError(f"{path}: a damaged or truncated torch file, not a whole checkpoint") from None
+    except Exception:  # noqa: BLE001 - what torch raises for foreign bytes varies with the bytes
+        raise ConfigError(f"{path}: not a torch checkpoint (a final_model.pt of trainer.final_fit=true)") from None
+    missing = [k for k in KEYS if k not in saved] if isinstance(saved, dict) else list(KEYS)
+    if missing or not isinstance(saved["config"], dict) or "model" not in saved["config"]:
+        lacks = ", ".join(missing) if missing else "config.model"
+        raise ConfigError(f"{path}: a torch file but not a mer checkpoint (it has no {lacks})")
+    return saved
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict, list[str]]:
-    """``(model in eval mode, resolved config, class names)``."""
+    """``(model in eval mode, resolved config, class names)``; a file that is not a whole mer
+    checkpoint is a :class:`~mer.config_check.ConfigError` naming it."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    path = Path(path)
+    saved = _read(path)
     config, classes = saved["config"], saved["classes"]
     check_model_targets(config["model"], where=f"{path}: config.model")
     model = instantiate(OmegaConf.create(config["model"]), num_classes=len(classes))
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as error:  # torch lists every missing and unexpected key over many lines
+        raise ConfigError(f"{path}: its weights do not fit its config.model ({' '.join(str(error).split())})") from None
     return model.eval(), config, classes
-
-
-class UnsafeCheckpoint(ValueError):
-    """A checkpoint's model config names something outside :mod:`mer.models`."""
 
 
 def check_model_targets(node: object, *, where: str) -> None:
@@ -61,7 +86,7 @@ def check_model_targets(node: object, *, where: str) -> None:
                         obj = None
                 module = getattr(obj, "__module__", None) or ""
                 if not (callable(obj) and module.startswith("mer.models.")):
-                    raise UnsafeCheckpoint(
+                    raise ConfigError(
                         f"{where}._target_ is {value!r}: a checkpoint may only build mer.models (refused, nothing run)"
                     )
             else:

@@ -19,7 +19,8 @@ CLIP_KINDS, IMAGE_KINDS = ("clips", "flow_clip"), ("flow", "images")
 
 
 class ConfigError(ValueError):
-    """A command-line mistake; the message names the fix."""
+    """A user's mistake on the command line or in a file it names (a checkpoint that is not one, a
+    run directory another run holds); the message is one line that names the key or file and the fix."""
 
 
 def _groups(config_dir: Path) -> dict[str, list[str]]:
