@@ -8,6 +8,7 @@ dataset root (a video file, frames 0-based, or a folder of numbered images, fram
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from collections import Counter
@@ -195,17 +196,35 @@ def open_checked(path: Path, onset: int, offset: int, where: str) -> FrameSource
     return source
 
 
-def read_rows(annotations: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """Columns and rows of a canonical CSV, checking the required columns are there."""
+def csv_text(path: Path) -> str:
+    """A CSV sheet's text: UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes.
+
+    A workbook or a file in another encoding is an :class:`AnnotationError` naming the file, not a
+    ``UnicodeDecodeError`` that dumps bytes (or a BOM glued to the first column's name).
+    """
+    data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):
+        raise AnnotationError(f"{path}: an Excel workbook, not a CSV; save it as CSV (UTF-8) or name it .xlsx")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise AnnotationError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save it as CSV (UTF-8)"
+        ) from None
+
+
+def read_rows(annotations: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Columns and ``(line number, row)`` of a canonical CSV, checking the required columns are
+    there; a row's number is its line in the file (blank lines, which hold no row, still count)."""
     if not annotations.is_file():
         raise AnnotationError(f"{annotations}: annotation file not found")
-    with annotations.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise AnnotationError(f"{annotations}, line 1: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
-        return columns, list(reader)
+    reader = csv.DictReader(io.StringIO(csv_text(annotations), newline=""))
+    columns = list(reader.fieldnames or [])
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise AnnotationError(f"{annotations}, line 1: missing columns {missing}; need {list(REQUIRED_COLUMNS)}")
+    return columns, [(reader.line_num, row) for row in reader]
 
 
 def make_sample(
@@ -298,7 +317,7 @@ def read_canonical_csv(
     labels = LabelSpace(list(classes), class_map)
     _, rows = read_rows(annotations)
     samples, left_out, notes = [], Counter(), []
-    for line, row in enumerate(tqdm(rows, desc=f"checking {annotations.name}", leave=False), start=2):
+    for line, row in tqdm(rows, desc=f"checking {annotations.name}", leave=False):
         where = f"{annotations}, line {line}"
         built, sample = guarded(
             lambda row=row, where=where: make_sample(

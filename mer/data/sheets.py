@@ -10,6 +10,7 @@ sheet line number for error messages.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from mer.data.annotations import (
     FormatError,
     Samples,
     check_on_bad_row,
+    csv_text,
     guarded,
     identify,
     make_sample,
@@ -39,8 +41,7 @@ def read_table(path: str | Path, *, worksheet: str | int = 0) -> list[list[objec
     if not path.is_file():
         raise AnnotationError(f"{path}: annotation sheet not found")
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [list(r) for r in csv.reader(handle)]
+        return [list(r) for r in csv.reader(io.StringIO(csv_text(path), newline=""))]
     import openpyxl
 
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)

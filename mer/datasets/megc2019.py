@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mer.data.annotations import AnnotationError, Sample, parse_aus
+from mer.data.annotations import AnnotationError, Sample, csv_text, parse_aus
 from mer.data.sheets import canonical_rows
 from mer.datasets.casme2 import casme2_row, load_casme2
 from mer.datasets.samm import load_samm, samm_row
@@ -52,35 +53,33 @@ def load_flow_samples(
     if not listing.is_file():
         raise AnnotationError(f"{listing}: sample list not found")
     out = []
-    with listing.open(newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            where = f"{listing}, line {line}"
-            try:
-                label = int(row["label"])
-                clip = f"{image_dir}/{pattern.format(**row)}"
-            except (KeyError, ValueError) as error:
-                raise AnnotationError(
-                    f"{where}: needs dataset, sub, filename_o and an integer label ({error})"
-                ) from None
-            if not 0 <= label < len(classes):
-                raise AnnotationError(f"{where}: label {label} outside 0..{len(classes) - 1} ({list(classes)})")
-            path = root / clip
-            if not path.is_file():
-                raise AnnotationError(f"{where}: flow image not found: {path}")
-            out.append(
-                Sample(
-                    subject=f"{row['dataset']}/{row['sub']}",
-                    clip=clip,
-                    path=path,
-                    onset=0,
-                    apex=0,
-                    offset=0,
-                    emotion=classes[label],
-                    label=label,
-                    dataset=row["dataset"],
-                    aus=aus.get((row["dataset"], f"{row['sub']}/{row['filename_o']}"), ()),
-                )
+    reader = csv.DictReader(io.StringIO(csv_text(listing), newline=""))
+    for row in reader:
+        where = f"{listing}, line {reader.line_num}"
+        try:
+            label = int(row["label"])
+            clip = f"{image_dir}/{pattern.format(**row)}"
+        except (KeyError, ValueError) as error:
+            raise AnnotationError(f"{where}: needs dataset, sub, filename_o and an integer label ({error})") from None
+        if not 0 <= label < len(classes):
+            raise AnnotationError(f"{where}: label {label} outside 0..{len(classes) - 1} ({list(classes)})")
+        path = root / clip
+        if not path.is_file():
+            raise AnnotationError(f"{where}: flow image not found: {path}")
+        out.append(
+            Sample(
+                subject=f"{row['dataset']}/{row['sub']}",
+                clip=clip,
+                path=path,
+                onset=0,
+                apex=0,
+                offset=0,
+                emotion=classes[label],
+                label=label,
+                dataset=row["dataset"],
+                aus=aus.get((row["dataset"], f"{row['sub']}/{row['filename_o']}"), ()),
             )
+        )
     if aus:
         log.info(
             "%s: %d of %d samples carry action units from %s",

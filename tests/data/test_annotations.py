@@ -1,6 +1,10 @@
+import re
+
+import openpyxl
 import pytest
 
 from mer.data.annotations import AnnotationError, parse_aus, read_canonical_csv
+from mer.data.sheets import read_sheet
 from tests.conftest import write_frame_folder, write_test_video
 
 MEGC3 = dict(
@@ -98,3 +102,47 @@ def test_skipping_bad_rows_keeps_the_good_ones_and_lists_each_skipped_line(root)
         f"line 3: skipped, frames 101..140 outside the clip's 101..120 ({root / 'sub01' / 'EP01'})",
         "line 4: skipped, unknown emotion 'joy'; known: disgust, happiness, negative, others, positive, surprise",
     ]
+
+
+HEADER = "subject,clip,onset,apex,offset,emotion,au\n"
+
+
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_reads(root):
+    path = root / "annotations.csv"
+    path.write_text(HEADER + "sub01,sub01/EP01,101,110,120,disgust,4\n", encoding="utf-8-sig")
+    (sample,) = read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+    assert (sample.subject, sample.onset, sample.aus) == ("sub01", 101, ("4",))
+
+
+def test_line_numbers_are_the_files_own_after_blank_lines(root):
+    path = root / "annotations.csv"
+    path.write_text(HEADER + "\nsub02,sub02/clip.mp4,0,5,29,happiness,\n\n\nsub01,sub01/EP01,101,110,120,joy,\n")
+    with pytest.raises(AnnotationError, match=r"annotations\.csv, line 6: unknown emotion 'joy'"):
+        read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+
+
+def _latin1(path):
+    path.write_bytes((HEADER + "sub01,sub01/EP01,101,110,120,d\xe9go\xfbt,\n").encode("latin-1"))
+
+
+def _workbook(path):
+    book = openpyxl.Workbook()
+    book.active.append(HEADER.strip().split(","))
+    book.save(path)
+
+
+@pytest.mark.parametrize(
+    ("write", "said"),
+    [(_latin1, r"line 2: not UTF-8 text \(byte 0xe9\); save it as CSV \(UTF-8\)"), (_workbook, "an Excel workbook")],
+    ids=["latin-1", "xlsx-named-csv"],
+)
+@pytest.mark.parametrize("reader", ["canonical", "release-sheet"])
+def test_a_csv_that_is_not_utf8_text_is_named_in_one_line(root, write, said, reader):
+    path = root / "annotations.csv"
+    write(path)
+    with pytest.raises(AnnotationError, match=rf"^{re.escape(str(path))}(, line \d+)?: .*") as error:
+        if reader == "canonical":
+            read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+        else:
+            read_sheet(path, header_hint="clip")
+    assert re.search(said, str(error.value)) and "\n" not in str(error.value)
