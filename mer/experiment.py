@@ -405,6 +405,13 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         if cfg.trainer.final_fit:
             experiment.fit(everyone, cfg.seed)  # a replica of the writer's final model
         return {}
+    if cfg.trainer.final_fit:  # before the outputs: results.json, written last, says every artefact is there
+        log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
+        model = experiment.fit(everyone, cfg.seed)
+        predictor = getattr(model, "backbone", model)  # the methods shape training; the backbone predicts
+        save_checkpoint(
+            run_dir / "final_model.pt", predictor, OmegaConf.to_container(cfg, resolve=True), experiment.classes
+        )
     results = finish_run(
         OmegaConf.to_container(cfg, resolve=True),
         plan,
@@ -414,11 +421,4 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         relabelled=read_relabelled(folds_dir, [f.name for f in folds]),
         curves=read_curves(folds_dir, [f.name for f in folds]),
     )
-    if cfg.trainer.final_fit:
-        log.info("final fit: one model on all %d samples of all subjects, for use on new footage", len(samples))
-        model = experiment.fit(everyone, cfg.seed)
-        predictor = getattr(model, "backbone", model)  # the methods shape training; the backbone predicts
-        save_checkpoint(
-            run_dir / "final_model.pt", predictor, OmegaConf.to_container(cfg, resolve=True), experiment.classes
-        )
     return results

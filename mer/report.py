@@ -29,17 +29,23 @@ from omegaconf import OmegaConf
 from mer.atomic import write_text_atomic
 from mer.evaluation.curves import curves_figure, read_curves
 from mer.evaluation.loso import read_fold, read_relabelled
-from mer.evaluation.report import finish_run
+from mer.evaluation.report import RESULTS, finish_run
 from mer.evaluation.significance import paired_bootstrap
 
 METRICS = ("uf1", "uar", "accuracy")
 
 
 def load_run(run: Path) -> tuple[dict, dict]:
-    """``(results, resolved config)`` of a run directory."""
-    results_path, config_path = run / "results.json", run / "config_resolved.yaml"
+    """``(results, resolved config)`` of a finished run directory: one with ``results.json``, which a
+    run writes after every other output (:func:`mer.evaluation.report.write_run_outputs`)."""
+    results_path, config_path = run / RESULTS, run / "config_resolved.yaml"
     if not results_path.is_file():
-        raise FileNotFoundError(f"{run}: no results.json (not a finished run directory)")
+        if (run / "folds" / "plan.json").is_file():
+            raise FileNotFoundError(
+                f"{run}: an unfinished run (no {RESULTS}, which a run writes last); "
+                "rerun its command, or --gather a multirun's folds"
+            )
+        raise FileNotFoundError(f"{run}: no {RESULTS} (not a run directory)")
     config = OmegaConf.to_container(OmegaConf.load(config_path)) if config_path.is_file() else {}
     return json.loads(results_path.read_text()), config
 

@@ -65,6 +65,34 @@ def test_loso_run_writes_every_output(tmp_path):
         assert (run_dir / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize(
+    ("breaks", "settings"),
+    [("mer.evaluation.report.subject_figure", []), ("mer.experiment.save_checkpoint", ["trainer.final_fit=true"])],
+    ids=["last-figure", "final-model"],
+)
+def test_a_run_stopped_while_writing_its_outputs_is_unfinished_until_rerun(
+    tmp_path, monkeypatch, capsys, breaks, settings
+):
+    from mer.report import main as report
+
+    run_dir, cfg = tmp_path / "run", tiny_config(tmp_path, "evaluation.max_folds=1", *settings)
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(breaks, disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            run(cfg, run_dir)
+    assert not (run_dir / "results.json").exists()
+    capsys.readouterr()  # the run's own progress
+    assert report([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an unfinished run (no results.json" in err
+    run(cfg, run_dir)  # the same command finishes it
+    assert report([str(run_dir)]) == 0
+
+
 def test_same_fold_gives_the_same_predictions_alone_or_in_the_whole_run(tmp_path):
     whole = run(tiny_config(tmp_path, "trainer.fuse=1"), tmp_path / "whole")
     first = run(tiny_config(tmp_path, "evaluation.max_folds=1"), tmp_path / "first")

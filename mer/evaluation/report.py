@@ -15,6 +15,9 @@ from mer.evaluation.metrics import au_scores, score
 
 log = logging.getLogger(__name__)
 
+#: Written last of a run's outputs: a run directory without it is unfinished.
+RESULTS = "results.json"
+
 
 def summarize(rows: Sequence[Mapping[str, str]], class_names: Sequence[str], **meta: object) -> dict:
     """Pooled scores overall, per source dataset and per subject, plus ``meta`` (protocol, selection...)."""
@@ -184,17 +187,23 @@ def latex_report(results: Mapping) -> str:
 def write_run_outputs(
     run_dir: Path, rows: Sequence[Mapping[str, str]], results: Mapping, curves: Mapping | None = None
 ) -> None:
-    """``predictions.csv``, ``results.json``, ``report.md``, ``report.tex`` and the figures in ``run_dir``
-    (``curves.png`` where the folds' training ``curves`` are given)."""
+    """``predictions.csv``, ``report.md``, ``report.tex``, the figures (``curves.png`` where the folds'
+    training ``curves`` are given) and, last, ``results.json`` in ``run_dir``.
+
+    ``results.json`` is what marks a run finished (:func:`mer.report.load_run`): it goes first (a
+    rewrite is unfinished until it ends) and comes back last, so an interruption never leaves it
+    beside outputs that are missing or from another pass.
+    """
+    (run_dir / RESULTS).unlink(missing_ok=True)
     if curves:
         curves_figure(run_dir / "curves.png", {str(results.get("model", "model")): curves})
     names = columns(rows)
     write_csv_atomic(run_dir / "predictions.csv", names, ([r[c] for c in names] for r in rows))
-    write_json_atomic(run_dir / "results.json", dict(results))
     write_text_atomic(run_dir / "report.md", markdown_report(results))
     write_text_atomic(run_dir / "report.tex", latex_report(results))
     confusion_figure(run_dir / "confusion_matrix.png", results["confusion_matrix"], results["classes"])
     subject_figure(run_dir / "per_subject_accuracy.png", results["per_subject_accuracy"])
+    write_json_atomic(run_dir / RESULTS, dict(results))
 
 
 def finish_run(
