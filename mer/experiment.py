@@ -7,22 +7,29 @@
 
 from __future__ import annotations
 
+import copy
+import fcntl
 import logging
 import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from torch.utils.data import Dataset, Subset
 
 from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
-from mer.config_check import check_input
+from mer.config_check import ConfigError, check_input
 from mer.data.annotations import Sample, au_set, au_sort_key
 from mer.data.build import build_dataset, face_stage
 from mer.data.transforms import Augment, Normalization
@@ -66,8 +73,24 @@ _RESUME_INDEPENDENT = (
 )
 
 
+#: Keys whose values are paths read from the working directory (``dataset.root``, ``samm_annotations``,
+#: ``clip_cache_dir``, a mapping of test sheets): compared resolved, so ``data/``, ``data`` and
+#: ``../here/data`` from another directory are one setting. Paths under a root (``image_dir``) are not.
+_PATH_KEY = re.compile(r"(\w+_)?(root|annotations)|\w*cache_dir|curves_dir|test_sheets|au_sheets")
+
+
+def _resolved_paths(node: object, is_path: bool = False) -> object:
+    if isinstance(node, dict):
+        return {k: _resolved_paths(v, is_path or bool(_PATH_KEY.fullmatch(str(k)))) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolved_paths(v, is_path) for v in node]
+    return str(Path(node).expanduser().resolve()) if is_path and isinstance(node, str) else node
+
+
 def _fingerprint(cfg: DictConfig) -> dict:
-    flat = OmegaConf.to_container(cfg, resolve=True)
+    """What a resumed run must share with the run that wrote the folds: the resolved configuration,
+    paths resolved, less the keys that change no fold's predictions."""
+    flat = _resolved_paths(OmegaConf.to_container(cfg, resolve=True))
     for dotted in _RESUME_INDEPENDENT:
         *parents, leaf = dotted.split(".")
         node = flat
@@ -75,6 +98,66 @@ def _fingerprint(cfg: DictConfig) -> dict:
             node = node.get(p, {})
         node.pop(leaf, None)
     return flat
+
+
+#: The lock file of a run directory: held (``flock``) by the run writing into it.
+RUN_LOCK = ".run.lock"
+
+
+def claim_run_dir(run_dir: Path) -> IO[bytes]:
+    """Hold ``run_dir`` for this process until the returned handle is closed (or the process ends).
+
+    The lock file is opened without truncation, so a refused claim writes nothing; the holder's
+    pid, written once the lock is held, names it in the refusal.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = os.fdopen(os.open(run_dir / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = handle.read().decode(errors="replace").strip() or "unknown"
+        handle.close()
+        raise ConfigError(
+            f"{run_dir} is being written by another run (pid {holder}); wait for it or give another hydra.run.dir"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n".encode())
+    handle.flush()
+    return handle
+
+
+class RunGuard(Callback):
+    """``python -m mer.train``'s checks of its run directory, made before Hydra writes into it.
+
+    Hydra writes ``.hydra/*.yaml`` and opens ``train.log`` before the task runs, so a check in
+    :func:`run` comes too late to leave a refused run's directory untouched. Hydra calls
+    ``on_run_start`` before any of that (``hydra.callbacks.run_guard`` in ``configs/config.yaml``):
+    a resume with changed settings (:func:`~mer.evaluation.loso.check_resumable`) and a directory
+    another run holds (:func:`claim_run_dir`) are refused there in one line, the directory
+    byte-identical. The lock is held until the run ends. :func:`run` checks the resume again for
+    callers without Hydra and for multirun jobs (whose folds are shared and not locked).
+    """
+
+    def __init__(self) -> None:
+        self._lock: IO[bytes] | None = None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # hydra.run.dir may read ${hydra:...}, as run_job resolves it next
+        run_dir = Path(os.path.abspath(str(config.hydra.run.dir)))  # the same cached ${now:} as Hydra's
+        try:
+            if (run_dir / "folds" / "config.json").is_file():  # with a stamp in place the check only reads
+                task = copy.deepcopy(config)
+                with read_write(task), open_dict(task):
+                    del task["hydra"]
+                check_resumable(run_dir / "folds", _fingerprint(task))
+            if int(os.environ.get("RANK", "0")) == 0:  # torchrun's other processes join the writer's run
+                self._lock = claim_run_dir(run_dir)
+        except ConfigError as error:
+            sys.exit(f"mer.train: {error}")
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._lock is not None:
+            self._lock.close()
 
 
 def _fold_workers(trainer: DictConfig) -> int:

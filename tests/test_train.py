@@ -2,36 +2,40 @@
 
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from mer.atomic import write_json_atomic
 from mer.config_check import ConfigError
-from mer.experiment import run
+from mer.experiment import _fingerprint, claim_run_dir, run
 from tests.conftest import SHARED_DATA, tiny_clip_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
+def tiny_overrides(cache_dir):
+    return [
+        f"dataset.cache_dir={cache_dir}",
+        "dataset.num_subjects=3",
+        "dataset.clips_per_subject=4",
+        "dataset.frame_size=32",
+        "dataset.input_size=[16,16]",
+        "trainer.epochs=1",
+        "trainer.batch_size=4",
+        "trainer.progress=false",
+    ]
+
+
 def tiny_config(tmp_path, *overrides):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[
-                f"dataset.cache_dir={tmp_path / 'cache'}",
-                "dataset.num_subjects=3",
-                "dataset.clips_per_subject=4",
-                "dataset.frame_size=32",
-                "dataset.input_size=[16,16]",
-                "trainer.epochs=1",
-                "trainer.batch_size=4",
-                "trainer.progress=false",
-                *overrides,
-            ],
-        )
+        return compose("config", overrides=[*tiny_overrides(tmp_path / "cache"), *overrides])
 
 
 def test_loso_run_writes_every_output(tmp_path):
@@ -129,9 +133,66 @@ def test_a_fused_run_resumes_keeping_its_finished_folds(tmp_path, caplog):
 def test_kfold_protocol_and_changed_config_on_resume(tmp_path):
     results = run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=2"), tmp_path / "k")
     assert results["num_folds"] == 2 and results["num_samples"] == 12
-    with pytest.raises(RuntimeError, match="different configuration"):
+    with pytest.raises(ConfigError, match=r"another configuration \(evaluation\.num_folds: 2 -> 3\)"):
         run(tiny_config(tmp_path, "evaluation.protocol=kfold", "evaluation.num_folds=3"), tmp_path / "k")
     assert "num_folds: 2" in (tmp_path / "k" / "config_resolved.yaml").read_text()  # the refused run wrote nothing
+
+
+def mer_train(run_dir, *overrides, cwd):
+    """``python -m mer.train`` into ``run_dir``, as a user starts it."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-m", "mer.train", f"hydra.run.dir={run_dir}", *overrides]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_refused_resume_names_each_changed_key_and_leaves_the_run_byte_identical(tmp_path):
+    """A finished run (its folds' stamp, Hydra's files, its log) started again with trainer.epochs
+    changed, and its data given as a relative path with a trailing slash from another directory."""
+    run_dir, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    write_json_atomic(run_dir / "folds" / "config.json", _fingerprint(tiny_config(tmp_path)))
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text("trainer:\n  epochs: 1\n")
+    (run_dir / "train.log").write_text("the first run's log\n")
+    (run_dir / "results.json").write_text("{}\n")
+    elsewhere.mkdir()
+    before = snapshot(run_dir)
+    done = mer_train(run_dir, *tiny_overrides("../cache/"), "trainer.epochs=2", cwd=elsewhere)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "trainer.epochs: 1 -> 2" in line and "cache_dir" not in line and str(run_dir) in line
+    assert snapshot(run_dir) == before
+
+
+def test_a_run_directory_another_run_writes_is_refused_and_left_alone(tmp_path):
+    run_dir = tmp_path / "run"
+    held = claim_run_dir(run_dir)
+    before = snapshot(run_dir)
+    done = mer_train(run_dir, *tiny_overrides(tmp_path / "cache"), cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"{run_dir} is being written by another run (pid {os.getpid()})" in line
+    assert snapshot(run_dir) == before and not (run_dir / ".hydra").exists()
+    held.close()
+    claim_run_dir(run_dir).close()  # free once the holder ends
+
+
+def test_the_same_data_given_as_another_path_is_the_same_setting(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def root(given):
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return _fingerprint(compose("config", overrides=["dataset=csv", f"dataset.root={given}"]))["dataset"]
+
+    data = str(tmp_path / "data")
+    for given in (f"{data}/", "data", f"../{tmp_path.name}/data/"):
+        assert root(given) == root(data)
+    assert root(data)["root"] == data and root(data)["samples"]["annotations"] == f"{data}/annotations.csv"
+    assert root("other") != root(data)
 
 
 FLOW_STSTNET = [

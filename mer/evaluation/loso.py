@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mer.atomic import write_csv_atomic, write_json_atomic
+from mer.config_check import ConfigError
 
 PREDICTION_COLUMNS = ("id", "clip", "subject", "dataset", "label", "prediction", "fold")
 #: Added when the model has an action-unit head: the annotated and the predicted AUs, ``"1+4"``.
@@ -131,15 +132,41 @@ def read_fold(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _leaves(node: object, prefix: str = "") -> dict[str, object]:
+    """``{"trainer.epochs": 30, ...}``: each leaf of nested dicts by its dotted key (an empty dict
+    inside is a value)."""
+    if isinstance(node, dict) and (node or not prefix):
+        return {key: leaf for k, v in node.items() for key, leaf in _leaves(v, f"{prefix}{k}.").items()}
+    return {prefix.removesuffix("."): node}
+
+
+def _shown(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def config_changes(old: Mapping, new: Mapping, most: int = 6) -> str:
+    """``trainer.epochs: 30 -> 31; ...``: the dotted keys whose values differ, with both values."""
+    before, after = _leaves(dict(old)), _leaves(dict(new))
+    absent = object()
+    changed = [
+        f"{key}: {_shown(before.get(key, '(absent)'))} -> {_shown(after.get(key, '(absent)'))}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key, absent) != after.get(key, absent)
+    ]
+    more = f"; and {len(changed) - most} more" if len(changed) > most else ""
+    return "; ".join(changed[:most]) + more
+
+
 def check_resumable(folds_dir: Path, fingerprint: dict) -> None:
-    """Refuse to mix folds from different configurations in one run directory."""
+    """Refuse to mix folds from different configurations in one run directory: a
+    :class:`~mer.config_check.ConfigError` naming each changed key. Writes the stamp only where
+    there is none, so with one in place this only reads (a refused resume changes nothing)."""
     stamp = folds_dir / "config.json"
     if stamp.is_file():
         previous = json.loads(stamp.read_text())
         if previous != fingerprint:
-            changed = sorted(k for k in previous.keys() | fingerprint.keys() if previous.get(k) != fingerprint.get(k))
-            raise RuntimeError(
-                f"{folds_dir} holds folds of a different configuration (changed: {', '.join(changed)}); "
+            raise ConfigError(
+                f"{folds_dir} holds folds of another configuration ({config_changes(previous, fingerprint)}); "
                 "use another hydra.run.dir or delete that folder"
             )
     else:

@@ -2,7 +2,16 @@ from typing import NamedTuple
 
 import pytest
 
-from mer.evaluation.loso import Fold, check_resumable, fold_seed, make_folds, protocol_description, run_folds
+from mer.config_check import ConfigError
+from mer.evaluation.loso import (
+    Fold,
+    check_resumable,
+    config_changes,
+    fold_seed,
+    make_folds,
+    protocol_description,
+    run_folds,
+)
 
 
 class Member(NamedTuple):
@@ -73,8 +82,18 @@ def test_an_interrupted_run_resumes_without_redoing_or_rewriting_finished_folds(
 def test_resuming_with_another_configuration_is_refused(tmp_path):
     check_resumable(tmp_path, {"lr": 0.1, "epochs": 2})
     check_resumable(tmp_path, {"lr": 0.1, "epochs": 2})
-    with pytest.raises(RuntimeError, match="changed: lr"):
+    with pytest.raises(ConfigError, match=r"another configuration \(lr: 0\.1 -> 0\.2\)"):
         check_resumable(tmp_path, {"lr": 0.2, "epochs": 2})
+
+
+def test_a_refused_resume_names_each_dotted_key_with_both_values():
+    old = {"trainer": {"epochs": 30, "lr": 0.1}, "dataset": {"root": "/a", "size": [16, 16]}, "seed": 0}
+    new = {"trainer": {"epochs": 31, "lr": 0.1}, "dataset": {"root": "/b", "size": [28, 28]}, "extra": None}
+    assert config_changes(old, new) == (
+        "dataset.root: /a -> /b; dataset.size: [16, 16] -> [28, 28]; extra: (absent) -> null; "
+        "seed: 0 -> (absent); trainer.epochs: 30 -> 31"
+    )
+    assert config_changes({f"k{i}": 0 for i in range(9)}, {}, most=6).endswith("; and 3 more")
 
 
 def test_lodo_holds_out_one_database_a_fold():
