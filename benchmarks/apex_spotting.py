@@ -75,20 +75,26 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=10, help="clips per subject")
     parser.add_argument("--jitter", type=float, default=0.12, help="head random-walk step, pixels per frame")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--frame-sizes", type=int, nargs="+", default=[96], help="synthetic frame sides (96: 79-px faces)"
+    )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--real", type=Path, help="a canonical CSV of real clips with annotated apexes")
     parser.add_argument("--real-root", type=Path)
     parser.add_argument("--methods", nargs="+", choices=SPOT_METHODS, default=list(SPOT_METHODS))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = generate(
-            Path(tmp) / "clips",
-            num_subjects=args.subjects,
-            clips_per_subject=args.clips,
-            seed=args.seed,
-            jitter=args.jitter,
-        )
-        spot(root / "annotations.csv", root, args.workers, args.methods)
+    for size in args.frame_sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = generate(
+                Path(tmp) / "clips",
+                num_subjects=args.subjects,
+                clips_per_subject=args.clips,
+                seed=args.seed,
+                jitter=args.jitter,
+                frame_size=size,
+            )
+            print(f"synthetic frames {size} x {size}, head jitter {args.jitter} px a frame")
+            spot(root / "annotations.csv", root, args.workers, args.methods)
     if args.real:
         spot(args.real, args.real_root or args.real.parent, args.workers, args.methods)
 

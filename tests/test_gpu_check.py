@@ -20,7 +20,16 @@ def test_the_gpu_check_measures_alone_fused_and_a_whole_run(tmp_path, monkeypatc
     monkeypatch.setenv("MER_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "check.jsonl"
     rows = gpu_check.main(
-        ["--composite", str(COMPOSITE), "--models", "ststnet,facetoponet,ensemble_flow", "--epochs", "2", "--fold-limit", "*=2"]
+        [
+            "--composite",
+            str(COMPOSITE),
+            "--models",
+            "ststnet,facetoponet,ensemble_flow",
+            "--epochs",
+            "2",
+            "--fold-limit",
+            "*=2",
+        ]
         + ["--extra", "trainer.fuse=2", "--extra", "evaluation.max_folds=2", "--extra", "trainer.num_threads=1"]
         + ["--loso", "ststnet", "--loso-seeds", "0", "--loso-epochs", "2", "--out", str(out)]
     )

@@ -73,7 +73,7 @@ class Options:
     curves_dir: Path | None = None
     plot_dir: Path | None = None
     face_cache: Path | None = None
-    work_width: int = 224  # face crop side (at most the face's own), or the whole frame's width without a face
+    work_width: int = 192  # face crop side (at most the face's own; chosen by nested validation, docs/spotting.md)
 
     def __post_init__(self) -> None:
         face = "crop" if self.face == "detect" else self.face  # "detect": the Haar-era name of crop

@@ -30,13 +30,16 @@ excursion alone peaks only at the turn; with the 224-pixel crop this took the me
 and its worst clip from 20 to 8 frames beyond the midpoint's error (docs/spotting.md). A drift
 along the expression's own direction still adds to its distance; the prior keeps such a clip's
 apex off the last frame. The apex is the peak of the
-regions' sum under a broad prior (a Gaussian over the clip, sd a quarter of its length): the
-annotated offset bounds the expression, so its apex lies rarely at either end.
+regions' sum under a broad prior (:class:`ApexPrior`: a Gaussian over the fraction of onset..offset,
+centred where annotated apexes lie, 0.51, sd 0.3 of the clip): the annotated offset bounds
+the expression, so its apex lies rarely at either end, and a clip with no clear motion falls back
+to where apexes usually are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -62,6 +65,10 @@ EYES: dict[str, tuple[int, ...]] = {"eye_right": RIGHT_EYE, "eye_left": LEFT_EYE
 MARGIN = 0.15
 #: The excursion's weight beside the distance from the onset in a region's apex curve.
 EXCURSION_SHARE = 0.25
+#: The mean apex fraction of onset..offset in the 131 annotated CASME II clips of ``casme2_dev``.
+APEX_FRACTION = 0.51
+#: The apex prior's sd, in fractions of the clip: chosen by nested validation on ``casme2_dev``.
+PRIOR_SD = 0.3
 
 
 def region_boxes(landmarks: np.ndarray, size: int, regions: Mapping[str, Sequence[int]]) -> dict[str, tuple]:
@@ -159,12 +166,32 @@ def expression_curve(curves: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.sum([curves[name] for name in REGIONS], axis=0)
 
 
-def apex_index(curve: np.ndarray, *, sd: float = 0.25) -> int:
-    """Index of the curve's peak under the prior: a Gaussian centred on the clip, ``sd`` of its
-    length; a clip with no motion at all gets its middle frame, the prior's own guess."""
-    n = len(curve)
+@dataclass(frozen=True)
+class ApexPrior:
+    """Where the apex lies in onset..offset before any motion is seen: a Gaussian over the fraction
+    of the interval, ``mean`` from annotated clips (:meth:`fit`), ``sd`` the prior's say against the
+    motion curve (it tempers an uncalibrated curve as much as it describes the data, so it is chosen
+    by nested validation, not fitted: ``benchmarks/apex_settings.py``)."""
+
+    mean: float = APEX_FRACTION
+    sd: float = PRIOR_SD
+
+    @classmethod
+    def fit(cls, onsets: Sequence[int], apexes: Sequence[int], offsets: Sequence[int], *, sd: float = PRIOR_SD):
+        """The prior whose mean is the clips' mean apex fraction."""
+        on, apex, off = (np.asarray(v, dtype=float) for v in (onsets, apexes, offsets))
+        return cls(mean=float(np.mean((apex - on) / np.maximum(off - on, 1))), sd=sd)
+
+    def weights(self, n: int) -> np.ndarray:
+        """The prior's weight of each of ``n`` frames (peak 1)."""
+        fraction = np.arange(n) / max(n - 1, 1)
+        return np.exp(-0.5 * ((fraction - self.mean) / self.sd) ** 2)
+
+
+def apex_index(curve: np.ndarray, prior: ApexPrior = ApexPrior()) -> int:
+    """Index of the frame with the most posterior weight: the motion curve times the ``prior``; a clip
+    with no motion at all gets the prior's own guess."""
+    weights = prior.weights(len(curve))
     if not np.any(curve > 0):
-        return (n - 1) // 2
-    t = np.arange(n)
-    prior = np.exp(-0.5 * ((t - (n - 1) / 2) / (n * sd)) ** 2)
-    return int(np.argmax(curve * prior))
+        return int(np.argmax(weights))
+    return int(np.argmax(curve * weights))

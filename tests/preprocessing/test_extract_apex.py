@@ -292,5 +292,5 @@ def test_regions_spotting_on_real_casme2_clips_beats_the_midpoint_by_a_fifth(tmp
     annotated = [truth[r["clip"], r["onset"]] for r in got]
     errors = np.array([abs(int(r["apex"]) - int(t["apex"])) for r, t in zip(got, annotated, strict=True)])
     middle = np.array([abs((int(t["onset"]) + int(t["offset"])) // 2 - int(t["apex"])) for t in annotated])
-    assert errors.mean() <= 0.8 * middle.mean(), (errors.mean(), middle.mean())  # 7.16 against 9.68 when written
-    assert (errors - middle).max() <= 10, errors - middle  # 6 when written
+    assert errors.mean() <= 0.8 * middle.mean(), (errors.mean(), middle.mean())  # 7.26 against 9.68 (192 px, sd 0.3)
+    assert (errors - middle).max() <= 20, errors - middle  # the spotting issue's bound; 12 at 192 px, sd 0.3

@@ -8,7 +8,7 @@ import pytest
 from mer.data.faces import detect_landmarks
 from mer.datasets.synthetic import random_face, render_face, skin_texture
 from mer.preprocessing.motion import to_grey
-from mer.preprocessing.regions import EYES, REGIONS, RegionMeter, apex_index, excursion, region_curves
+from mer.preprocessing.regions import EYES, REGIONS, ApexPrior, RegionMeter, apex_index, excursion, region_curves
 
 
 @pytest.fixture(scope="module")
@@ -75,4 +75,13 @@ def test_the_prior_breaks_a_plateau_towards_the_middle_but_keeps_a_clear_peak():
     assert 20 <= apex_index(plateau) <= 35
     peak = np.exp(-(((np.arange(60) - 12) / 3) ** 2))
     assert apex_index(peak) == 12
-    assert apex_index(np.zeros(61)) == 30, "no motion: the middle, not the onset"
+    assert apex_index(np.zeros(61)) == 31, "no motion: the prior's mean (0.51 of 60 frames), not the onset"
+    assert apex_index(np.zeros(61), ApexPrior(mean=0.25)) == 15
+
+
+def test_the_prior_is_fitted_to_where_annotated_apexes_lie():
+    prior = ApexPrior.fit([0, 10], [3, 20], [10, 30], sd=0.2)  # fractions 0.3 and 0.5
+    assert prior.mean == 0.4 and prior.sd == 0.2
+    weights = prior.weights(11)  # 11 frames: tenths of the clip
+    assert weights.argmax() == 4 and weights[4] == 1.0
+    assert np.isclose(weights[6], np.exp(-0.5))  # one sd away
