@@ -1,4 +1,6 @@
-"""Trained models on disk: weights with the configuration and class names that give them meaning.
+"""Trained models on disk: weights with the configuration and class names that give them meaning,
+and what the run did to a clip before the model saw it (``face``: the face stage; ``input``: the
+kind, size, key frames and normalisation), so that prediction repeats it.
 
 Saved as plain tensors, dicts, lists and strings, so they load with ``weights_only=True`` and no
 pickled code runs on load.
@@ -6,24 +8,45 @@ pickled code runs on load.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from mer.atomic import atomic_file
 from mer.config_check import ConfigError
+from mer.data.build import preprocessing
 
-#: What a checkpoint holds, as :func:`save_checkpoint` writes it.
+log = logging.getLogger(__name__)
+
+#: What every checkpoint holds, as :func:`save_checkpoint` writes it (with ``face`` and ``input``
+#: when its config has a ``dataset``; checkpoints saved before these were recorded lack them).
 KEYS = ("state_dict", "config", "classes")
 
 
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint; ``face`` and ``input`` as :func:`mer.data.build.preprocessing` gives
+    them (``None`` where the checkpoint's config has no ``dataset`` to read them from)."""
+
+    model: nn.Module
+    config: dict
+    classes: list[str]
+    face: dict | None
+    input: dict | None
+
+
 def save_checkpoint(path: Path, model: nn.Module, config: dict, classes: Sequence[str]) -> None:
-    """Written through :func:`mer.atomic.atomic_file`: an interrupted save leaves the old file whole."""
+    """Written through :func:`mer.atomic.atomic_file`: an interrupted save leaves the old file whole.
+    ``config`` is the run's resolved config; its dataset's face stage and input are recorded."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    saved = {"state_dict": state, "config": config, "classes": list(classes)}
+    if "dataset" in config:
+        saved |= preprocessing(config["dataset"])
     with atomic_file(path) as handle:
-        torch.save({"state_dict": state, "config": config, "classes": list(classes)}, handle)
+        torch.save(saved, handle)
 
 
 def _read(path: Path) -> dict:
@@ -48,9 +71,13 @@ def _read(path: Path) -> dict:
     return saved
 
 
-def load_checkpoint(path: Path) -> tuple[nn.Module, dict, list[str]]:
-    """``(model in eval mode, resolved config, class names)``; a file that is not a whole mer
-    checkpoint is a :class:`~mer.config_check.ConfigError` naming it."""
+def load_checkpoint(path: Path) -> Checkpoint:
+    """The model in eval mode with its resolved config, class names, face stage and input; a file
+    that is not a whole mer checkpoint is a :class:`~mer.config_check.ConfigError` naming it.
+
+    A checkpoint saved before the face stage and input were recorded has them read from its
+    ``config.dataset`` (the same values), with a one-line warning naming the file.
+    """
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
@@ -63,7 +90,15 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict, list[str]]:
         model.load_state_dict(saved["state_dict"])
     except RuntimeError as error:  # torch lists every missing and unexpected key over many lines
         raise ConfigError(f"{path}: its weights do not fit its config.model ({' '.join(str(error).split())})") from None
-    return model.eval(), config, classes
+    recorded = {key: saved[key] for key in ("face", "input") if key in saved}
+    if len(recorded) < 2 and "dataset" in config:
+        recorded = preprocessing(config["dataset"])
+        log.warning(
+            "%s: saved without its face stage and input; read from its config.dataset (face stage %s)",
+            path,
+            recorded["face"]["mode"],
+        )
+    return Checkpoint(model.eval(), config, classes, recorded.get("face"), recorded.get("input"))
 
 
 def check_model_targets(node: object, *, where: str) -> None:

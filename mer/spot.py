@@ -7,7 +7,10 @@ VIDEO is a video file or a folder of numbered frames (give ``--fps`` for a folde
 found (:mod:`mer.preprocessing.intervals`) is written as ``video,onset,apex,offset,score`` (frame
 numbers as the clip numbers them; ``score``: the apex's excursion over the spotting threshold);
 with ``--model`` (a ``final_model.pt`` from ``python -m mer.train ... trainer.final_fit=true``) each
-is classified and ``class,probability`` added. Without ``--out`` the table is printed.
+is classified and ``class,probability`` added, through the face stage the model was trained with
+(``--face``, as ``python -m mer.predict`` takes it; with ``dataset=``, the dataset's own face stage);
+an interval in which no face is found is an error naming the video (with ``dataset=``, its row's
+class is ``no face``). Without ``--out`` the table is printed.
 
 With Hydra ``dataset=`` overrides (as ``python -m mer.train`` and ``data_tools/extract_apex.py``
 take them) every video of the dataset is spotted whole and scored against its annotated intervals
@@ -22,6 +25,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
@@ -30,9 +34,13 @@ from tqdm import tqdm
 from mer.atomic import write_or_print_csv
 from mer.config_check import path_or_overrides
 from mer.data.annotations import AnnotationError
+from mer.data.faces import MODES, NoFaceError
 from mer.data.frames import FrameReadError
 from mer.preprocessing.intervals import Interval, Settings, spot_intervals, video_motion
 from mer.preprocessing.spotting_metric import score
+
+if TYPE_CHECKING:
+    from mer.predict import Classifier
 
 COLUMNS = ("video", "onset", "apex", "offset", "score")
 
@@ -63,8 +71,9 @@ def spot_video(path: Path, fps: float | None, settings: Settings, cache_dir: Pat
 
 def _dataset_videos(
     overrides: Sequence[str],
-) -> tuple[dict[Path, list[tuple[int, int]]], dict[Path, float | None], Path]:
-    """Each video of the dataset, its annotated intervals and frame rate, and the landmark cache."""
+) -> tuple[dict[Path, list[tuple[int, int]]], dict[Path, float | None], Path, str]:
+    """Each video of the dataset, its annotated intervals and frame rate, the landmark cache and the
+    dataset's face stage."""
     from mer.preprocessing.extract_apex import compose_dataset, load_samples
 
     cfg = compose_dataset(overrides)
@@ -73,7 +82,21 @@ def _dataset_videos(
     for sample in load_samples(cfg):
         truth.setdefault(sample.path, []).append((sample.onset, sample.offset))
         rates[sample.path] = sample.fps
-    return truth, rates, Path(cfg.trainer.clip_cache_dir).expanduser()
+    face = cfg.dataset.get("face", {}).get("mode", "none")
+    return truth, rates, Path(cfg.trainer.clip_cache_dir).expanduser(), face
+
+
+def _classified(classifier: Classifier, path: Path, interval: Interval, in_dataset: bool) -> dict[str, str]:
+    """``class`` and ``probability`` of one interval; in a dataset, a video without a face gets a row
+    saying so (alone, its :class:`~mer.data.faces.NoFaceError` is the error)."""
+    try:
+        probabilities = classifier(path, interval.onset, interval.offset, interval.apex)
+    except NoFaceError:
+        if not in_dataset:
+            raise
+        return {"class": classifier.NO_FACE, "probability": ""}
+    best = max(probabilities, key=probabilities.get)
+    return {"class": best, "probability": f"{probabilities[best]:.4f}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,20 +107,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, help="frame rate (default: the video's; needed for frame folders)")
     parser.add_argument("--threshold", type=float, default=Settings.threshold, help="robust deviations to spot")
     parser.add_argument("--cache", type=Path, help="landmark cache (default with dataset=: trainer.clip_cache_dir)")
+    parser.add_argument(
+        "--face",
+        choices=("auto", *MODES),
+        default="auto",
+        help="with --model, a video's face stage: auto (as trained; a model of released face crops aligns)",
+    )
     args = parser.parse_args(argv)
     video, overrides = path_or_overrides(args.inputs, parser, "VIDEO")
+    if overrides and args.face != "auto":
+        parser.error("--face is for a video; a dataset's videos go through its own dataset.face.mode")
     settings = Settings(threshold=args.threshold)
     try:
+        face = args.face
+        if overrides:
+            truth, rates, cache, face = _dataset_videos(overrides)
+            cache = args.cache or cache
+        else:
+            truth, rates, cache = {}, {video: None}, args.cache
         classifier = None
         if args.model:
             from mer.predict import Classifier
 
-            classifier = Classifier(args.model)
-        if overrides:
-            truth, rates, cache = _dataset_videos(overrides)
-            cache = args.cache or cache
-        else:
-            truth, rates, cache = {}, {video: None}, args.cache
+            classifier = Classifier(args.model, face)
         found: dict[Path, list[Interval]] = {}
         for path in tqdm(list(rates), desc="videos", unit="video", disable=len(rates) == 1):
             found[path] = spot_video(path, args.fps or rates[path], settings, cache)
@@ -106,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, i in tqdm(intervals, desc="classifying", unit="interval", disable=classifier is None):
             row = {"video": str(path), "onset": i.onset, "apex": i.apex, "offset": i.offset, "score": f"{i.score:.3f}"}
             if classifier is not None:
-                probabilities = classifier(path, i.onset, i.offset, i.apex)
-                best = max(probabilities, key=probabilities.get)
-                row.update({"class": best, "probability": f"{probabilities[best]:.4f}"})
+                row.update(_classified(classifier, path, i, in_dataset=bool(overrides)))
             rows.append(row)
     except (
         AnnotationError,

@@ -41,8 +41,8 @@ def test_mer_models_load_back(tmp_path):
     net = STSTNet(num_classes=3)
     config = {"model": {"_target_": "mer.models.ststnet.STSTNet", "input_size": [28, 28]}}
     save_checkpoint(tmp_path / "m.pt", net, config, ["a", "b", "c"])
-    loaded, _, classes = load_checkpoint(tmp_path / "m.pt")
-    assert classes == ["a", "b", "c"] and torch.equal(loaded.fc.weight, net.fc.weight)
+    loaded = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.classes == ["a", "b", "c"] and torch.equal(loaded.model.fc.weight, net.fc.weight)
 
 
 STSTNET = {"model": {"_target_": "mer.models.ststnet.STSTNet", "input_size": [28, 28]}}

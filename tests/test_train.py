@@ -223,13 +223,14 @@ def test_final_fit_model_predicts_new_footage(tmp_path, capsys, model):
     overrides = ["trainer.final_fit=true", "evaluation.max_folds=1", f"trainer.clip_cache_dir={tmp_path / 'clips'}"]
     run(tiny_config(tmp_path, *overrides, *model), run_dir)
     clip = next((tmp_path / "cache" / "synthetic").glob("*/clips/sub01/sub01_01.mp4"))
-    assert predict_main([str(run_dir / "final_model.pt"), str(clip)]) == 0
+    assert predict_main([str(run_dir / "final_model.pt"), str(clip), "--face", "none"]) == 0  # cut as trained
     lines = capsys.readouterr().out.splitlines()
     probabilities = {line.split()[0]: float(line.split()[1]) for line in lines[:3]}
     assert set(probabilities) == {"negative", "positive", "surprise"}
     assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
     assert lines[3].startswith(f"predicted: {max(probabilities, key=probabilities.get)} ")
-    assert predict_main([str(run_dir / "final_model.pt"), str(clip), "--onset", "5", "--offset", "40"]) == 0
+    model_path = str(run_dir / "final_model.pt")
+    assert predict_main([model_path, str(clip), "--onset", "5", "--offset", "40", "--face", "none"]) == 0
     assert predict_main([str(run_dir / "missing.pt"), str(clip)]) == 2
 
 

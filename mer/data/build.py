@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from mer.data.flow import FlowClipDataset, FlowDataset
 
 KINDS = ("clips", "flow", "flow_clip", "images", "features")
 
+#: The dataset keys that shape the tensor a model is given from a clip's frames (after the face stage).
+INPUT_KEYS = ("kind", "input_size", "sampling", "flow_algorithm", "normalization")
+
 
 def face_stage(dataset: Mapping, cache_dir: str | Path | None) -> FaceStage:
     """The dataset's ``face`` setting (absent: frames as released) with its landmark cache beside the clips'."""
@@ -27,6 +31,17 @@ def face_stage(dataset: Mapping, cache_dir: str | Path | None) -> FaceStage:
         cache_dir=cache_dir,
         on_missing=face.get("on_missing", "error"),
     )
+
+
+def preprocessing(dataset: Mapping) -> dict[str, dict]:
+    """What a run's ``dataset`` config (resolved, plain) does to a clip before its model sees it, as
+    a checkpoint keeps it so that prediction repeats it: ``face`` (the face stage's mode and size)
+    and ``input`` (the :data:`INPUT_KEYS` it has); ``{**input, "face": face}`` builds the same tensors."""
+    face = dict(dataset.get("face") or {})
+    return {
+        "face": {"mode": face.get("mode", "none"), "size": int(face.get("size", 224))},
+        "input": {key: copy.deepcopy(dataset[key]) for key in INPUT_KEYS if key in dataset},
+    }
 
 
 def build_dataset(

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from mer.atomic import write_bytes_atomic
+from mer.config_check import ConfigError
 from mer.data.frames import open_frames
 
 MODES = ("none", "crop", "align")
@@ -55,8 +56,9 @@ ONSET_FRAMES = 3  # frames from the onset on which landmarks are located (median
 CACHE_FORMAT = 1
 
 
-class NoFaceError(RuntimeError):
-    """No face was found in a clip's frames; the message names the clip where known."""
+class NoFaceError(ConfigError):
+    """No face was found in a clip's frames; the message names the clip where known. A user error
+    (footage given to a tool that reads faces), so the front doors print it as one line."""
 
 
 @dataclass(frozen=True)
