@@ -433,9 +433,10 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
     if cfg.evaluation.selection != "last_epoch":
         raise ValueError(f"evaluation.selection={cfg.evaluation.selection!r}: only 'last_epoch' is implemented")
     if cfg.trainer.final_fit and cfg.methods.dan.enabled:
-        raise ValueError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
+        raise ConfigError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
     run_dir.mkdir(parents=True, exist_ok=True)
     experiment = Experiment.from_config(cfg)
+    experiment.new_model(range(len(experiment.samples)), cfg.seed)  # methods the model cannot take: before any file
     samples = experiment.samples
     all_folds = make_folds(samples, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed)
     folds = _chosen_folds(cfg, all_folds)
