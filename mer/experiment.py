@@ -31,7 +31,7 @@ from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
 from mer.config_check import ConfigError, check_input
 from mer.data.annotations import Sample, au_set, au_sort_key
-from mer.data.build import build_dataset, face_stage
+from mer.data.build import build_dataset, decodable, face_stage
 from mer.data.transforms import Augment, Normalization
 from mer.evaluation.curves import CurveLog, read_curves
 from mer.evaluation.loso import (
@@ -193,7 +193,8 @@ class Experiment:
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> Experiment:
-        """Samples read and checked (faces located before any training), the dataset built, the runtime set."""
+        """Samples read and checked (every frame the input is made from decoded, faces located: before
+        any training), the dataset built, the runtime set."""
         check_input(cfg)
         trainer = cfg.trainer
         workers = _fold_workers(trainer)
@@ -210,7 +211,10 @@ class Experiment:
             prefetch_factor=trainer.prefetch_factor,
         )
         samples = instantiate(cfg.dataset.samples, _convert_="all")
-        located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(samples)  # no face: error or left out
+        notes = list(getattr(samples, "notes", []))
+        on_bad_row = cfg.dataset.samples.get("on_bad_row")
+        readable = decodable(samples, cfg.dataset, on_bad_row=on_bad_row, notes=notes)  # each frame read decodes
+        located = face_stage(cfg.dataset, trainer.clip_cache_dir).locate_all(readable)  # no face: error or left out
         kept = {id(s) for s in located}
         methods = OmegaConf.to_container(cfg.methods, resolve=True)
         kind = cfg.dataset.kind if cfg.dataset.kind != "features" else cfg.dataset.input_kind
@@ -228,8 +232,8 @@ class Experiment:
             methods=methods,
             workers=workers,
             writer=distributed.rank() == 0,
-            left_out_no_face=[s.id for s in samples if id(s) not in kept],
-            sample_notes=list(getattr(samples, "notes", [])),
+            left_out_no_face=[s.id for s in readable if id(s) not in kept],
+            sample_notes=notes,
         )
 
     def new_model(self, train: Sequence[int], seed: int) -> torch.nn.Module:

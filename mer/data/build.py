@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from mer.config import SamplingConfig
-from mer.data.annotations import Sample
+from mer.config_check import ConfigError
+from mer.data.annotations import AnnotationError, Sample, skip_or_raise
 from mer.data.dataset import ClipDataset, ImageDataset
 from mer.data.face_stage import FaceStage
 from mer.data.features import FeatureDataset
 from mer.data.flow import FlowClipDataset, FlowDataset
+from mer.data.frames import FrameReadError, open_frames
+from mer.data.sampling import key_frames, resolve_apex
 
 KINDS = ("clips", "flow", "flow_clip", "images", "features")
 
@@ -71,12 +76,63 @@ def build_dataset(
         raise ValueError(f"dataset.kind={kind} keeps its flow on disk: give a cache directory")
     if kind == "flow":
         return FlowDataset(samples, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
-    sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), dict(dataset["sampling"])))
-    if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
-        raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
+    sampling = _sampling(dataset)
     common = dict(strategy=sampling.strategy, num_frames=sampling.num_frames, stride=sampling.stride)
     if kind == "flow_clip":
         return FlowClipDataset(samples, **common, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
     return ClipDataset(
         samples, **common, curves_dir=sampling.curves_dir, size=size, cache=cache, cache_dir=cache_dir, face=face
     )
+
+
+def _sampling(dataset: Mapping) -> SamplingConfig:
+    """The dataset's key-frame sampling, typed (a misspelt key fails here) and checked."""
+    sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), dict(dataset["sampling"])))
+    if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
+        raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
+    return sampling
+
+
+def frames_read(sample: Sample, dataset: Mapping) -> list[int]:
+    """The frame numbers of ``sample`` that :func:`build_dataset` with ``dataset`` decodes to make its
+    input, as each dataset class picks them (none for ready-made images and features)."""
+    kind = dataset.get("kind", "clips")
+    if kind in ("images", "features"):
+        return []
+    if kind == "flow":
+        return [sample.onset, resolve_apex(sample.onset, sample.apex, sample.offset)]
+    sampling = _sampling(dataset)
+    curves = sampling.curves_dir if kind == "clips" else None
+    numbers = key_frames(
+        sample, sampling.strategy, num_frames=sampling.num_frames, stride=sampling.stride, curves_dir=curves
+    )
+    return [sample.onset, *numbers] if kind == "flow_clip" else numbers
+
+
+def decodable(samples: Sequence[Sample], dataset: Mapping, *, on_bad_row: str | None, notes: list[str]) -> list[Sample]:
+    """``samples`` whose frames the input is made from (:func:`frames_read`) all decode, checked
+    before any training so that a truncated, empty or missing frame is not a traceback mid-run.
+
+    Each failure is named by the sample's sheet line. ``on_bad_row`` (the reader's; ``None`` where
+    it takes none) ``error``: one :class:`~mer.config_check.ConfigError` naming every failure, one a
+    line; ``skip``: those samples left out, each logged and added to ``notes``.
+    """
+    failures: dict[int, tuple[str, str]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a missing apex is warned about where the input is made
+        for s in tqdm(samples, desc="checking frames", unit="clip", leave=False):
+            numbers = frames_read(s, dataset)
+            try:
+                if numbers:
+                    open_frames(s.path).read(numbers)
+            except FrameReadError as error:
+                failures[id(s)] = (s.source or s.id, str(error))
+    if failures and on_bad_row != "skip":
+        skip = ", or set dataset.samples.on_bad_row=skip to leave them out" if on_bad_row else ""
+        lines = [f"{where}: {why}" for where, why in failures.values()]
+        raise ConfigError(
+            "\n".join([f"{len(lines)} sample(s) with frames that do not decode (fix those frames{skip}):", *lines])
+        )
+    for where, why in failures.values():
+        skip_or_raise(AnnotationError(why), where=where, on_bad_row="skip", notes=notes)
+    return [s for s in samples if id(s) not in failures]
