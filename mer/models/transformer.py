@@ -4,12 +4,19 @@ With ``frame_encoder="cnn"`` each frame becomes one token (cheap, suits long hig
 sequences); with ``"patch"`` each frame becomes a grid of patch tokens and attention runs over
 space and time. ``keep_tokens`` applies attentive token pooling (APViT's ATP, Xue et al. 2022):
 after ``pool_after`` blocks only the tokens the class token attends to most are kept, which cuts
-the cost of the remaining blocks without learnable parameters.
+the cost of the remaining blocks without learnable parameters. ``pooling`` chooses what the head
+sees: the class token (``"cls"``) or a learned query's attention over all tokens (``"query"``, as
+Set Transformer's PMA pools), which weighs the tokens by their content at the last block rather
+than through the class token's path through every block.
+
+For the training methods (:mod:`mer.methods`) the model is split as a CNN is: the normalised token
+sequence is the feature map, the pooling its embedding, the head its classifier, and each token's
+own class evidence (the head applied to it) its class activation map over space-time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -74,7 +81,29 @@ def attentive_token_pooling(x: torch.Tensor, cls_attention: torch.Tensor, keep: 
     return torch.cat([x[:, :1], kept], dim=1)
 
 
+class QueryPooling(nn.Module):
+    """A learned query attends over the tokens: ``B x N x D`` to ``B x D``. The query starts near
+    zero, so pooling starts as a near-uniform mean and learns which tokens to weigh."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        query = self.query.expand(len(tokens), -1, -1)
+        # the explicit form under vmap, as in Block
+        pooled, _ = self.attn(query, tokens, tokens, need_weights=under_vmap(tokens))
+        return pooled[:, 0]
+
+
+POOLINGS = ("cls", "query")
+
+
 class TemporalTransformer(nn.Module):
+    """``B x C x T x H x W`` clips to ``B x num_classes`` logits; ``pooling`` (keyword-only): ``"cls"``
+    (the class token, the default) or ``"query"`` (:class:`QueryPooling`)."""
+
     def __init__(
         self,
         *,
@@ -90,25 +119,32 @@ class TemporalTransformer(nn.Module):
         dropout: float = 0.1,
         keep_tokens: float = 1.0,
         pool_after: int = 2,
+        pooling: str = "cls",
     ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if frame_encoder == "cnn":
-            self.encoder, per_frame = FrameCNN(dim), 1
+            self.encoder, grid = FrameCNN(dim), (1, 1)
         elif frame_encoder == "patch":
             self.encoder = PatchEmbedding(dim, patch_size)
-            per_frame = (input_size[0] // patch_size) * (input_size[1] // patch_size)
+            grid = (input_size[0] // patch_size, input_size[1] // patch_size)
         else:
             raise ValueError(f"frame_encoder must be 'cnn' or 'patch', got {frame_encoder!r}")
         if not 0 < keep_tokens <= 1:
             raise ValueError(f"keep_tokens is a fraction in (0, 1], got {keep_tokens}")
-        num_tokens = num_frames * per_frame
+        num_tokens = num_frames * grid[0] * grid[1]
         self.keep = max(1, round(num_tokens * keep_tokens))
         self.pool_after = pool_after
+        self.token_grid = (num_frames, *grid)  # time-major, as tokens() lays them out
+        self.prunes = self.keep < num_tokens and 1 <= pool_after <= depth
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02)
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
+        self.pool = QueryPooling(dim, heads) if pooling == "query" else None
         self.head = nn.Linear(dim, num_classes)
+        self.feature_channels = dim
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x T x H x W`` clips to ``B x (T * tokens per frame) x D``, time-major."""
@@ -117,12 +153,34 @@ class TemporalTransformer(nn.Module):
         per_frame = self.encoder(frames)
         return per_frame.reshape(b, t * per_frame.shape[1], -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """``B x D x (1 + N)``: the normalised output tokens, class token first."""
         tokens = self.tokens(x) + self.pos
         x = torch.cat([self.cls.expand(len(tokens), -1, -1), tokens], dim=1)
         for i, block in enumerate(self.blocks):
-            prune = i + 1 == self.pool_after and self.keep < tokens.shape[1]
+            prune = self.prunes and i + 1 == self.pool_after
             x, weights = block(x, need_weights=prune)
             if prune:
                 x = attentive_token_pooling(x, weights[:, 0, 1:], self.keep)
-        return self.head(self.norm(x[:, 0]))
+        return self.norm(x).transpose(1, 2)
+
+    def embed(self, fmap: torch.Tensor) -> torch.Tensor:
+        """The head's ``B x D`` input: the class token, or the query's attention over all tokens."""
+        return fmap[:, :, 0] if self.pool is None else self.pool(fmap.transpose(1, 2))
+
+    @property
+    def classifier(self) -> nn.Linear:
+        return self.head
+
+    @property
+    def class_maps(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """Each token's class evidence on the ``T x h x w`` token grid (``h x w`` = 1 x 1 for the
+        per-frame CNN); None when tokens are pruned, which leaves no grid."""
+        return None if self.prunes else self._token_evidence
+
+    def _token_evidence(self, fmap: torch.Tensor) -> torch.Tensor:
+        evidence = torch.einsum("bdn,kd->bkn", fmap[:, :, 1:], self.head.weight)
+        return evidence.reshape(*evidence.shape[:2], *self.token_grid)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(self.feature_map(x)))
