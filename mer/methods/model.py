@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mer.config_check import ConfigError
 from mer.data.transforms import Normalization, mirror
 from mer.methods.au import AUHead, au_targets, au_vocabulary, cooccurrence_graph, masked_bce
 from mer.methods.confidence import ConfidenceWeighting
@@ -35,15 +36,22 @@ class MethodModel(nn.Module):
     ):
         super().__init__()
         self.backbone = backbone
-        self.parts = split(backbone)
         self.methods = {name: dict(methods[name]) for name in NAMES if methods[name]["enabled"]}
+        self.parts = split(backbone, needed_by=", ".join(f"methods.{name}" for name in self.methods))
+        if "eac" in self.methods and self.parts.class_maps is None:
+            raise ConfigError(
+                f"methods.eac needs a class activation map to mirror; {type(backbone).__name__} has none as configured "
+                "(a transformer that prunes tokens: set model.keep_tokens=1)"
+            )
         self.norm = norm
         self._generator: torch.Generator | None = None
         self.dan = self.dan_classifier = None
         dim = self.parts.classifier.in_features
         if "dan" in self.methods:
             if "eac" in self.methods:
-                raise ValueError("methods.eac and methods.dan cannot be combined: DAN's fused heads have no class maps")
+                raise ConfigError(
+                    "methods.eac and methods.dan cannot be combined: DAN's fused heads have no class maps"
+                )
             cfg = self.methods["dan"]
             dim = self.parts.channels
             self.dan = CrossAttentionHeads(dim, num_heads=cfg["num_heads"], reduction=cfg["reduction"])
@@ -71,7 +79,7 @@ class MethodModel(nn.Module):
             cfg = self.methods["au"]
             self.au_vocabulary = au_vocabulary(aus, cfg["min_count"])
             if not self.au_vocabulary:
-                raise ValueError(
+                raise ConfigError(
                     f"methods.au needs action-unit annotations; no AU occurs in {cfg['min_count']} or more training "
                     "samples (this dataset's samples carry none, or lower methods.au.min_count)"
                 )

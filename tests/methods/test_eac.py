@@ -45,7 +45,7 @@ def _symmetric_r3d() -> torch.nn.Module:
 def test_flip_consistency_is_zero_for_a_mirror_symmetric_input_and_model():
     torch.manual_seed(0)
     model = _symmetric_r3d()
-    parts = split(model)
+    parts = split(model, needed_by="methods.eac")
     half = torch.randn(2, 3, 4, 17, 9)
     x = torch.cat([half, half.flip(-1)[..., 1:]], dim=-1)  # 17 wide, symmetric about its middle column
     norm = Normalization()

@@ -80,5 +80,5 @@ def test_the_parts_name_the_channels_of_the_feature_map():
         (STSTNet(num_classes=3), torch.rand(2, 3, 1, 28, 28)),
         (r3d_18(num_classes=3), torch.rand(2, 3, 4, 16, 16)),
     ):
-        parts = split(model.eval())
+        parts = split(model.eval(), needed_by="methods.dan")
         assert parts.feature_map(x).shape[1] == parts.channels
