@@ -6,6 +6,7 @@ the file names for frame folders (CASME II's ``img46.jpg`` is frame 46).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -16,6 +17,8 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
+
+log = logging.getLogger(__name__)
 
 
 class FrameReadError(RuntimeError):
@@ -103,12 +106,17 @@ class _VideoFile:
 
 
 class DecordFrames(_VideoFile):
-    """A video file read with decord, which seeks to key frames instead of decoding from the start."""
+    """A video file read with decord, which seeks to key frames instead of decoding from the start.
 
-    def __init__(self, path: str | Path):
+    ``fallback``: frames decord cannot decode are read with PyAV instead (decord 0.6 fails on some
+    frame widths, e.g. 72 pixels: "DECORDArrayCopyFromTo: The size must exactly match").
+    """
+
+    def __init__(self, path: str | Path, *, fallback: bool = False):
         import decord
 
         self.path = Path(path)
+        self._fallback = fallback
         try:
             self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
         except Exception as error:  # decord raises its own DECORDError and RuntimeError
@@ -122,6 +130,9 @@ class DecordFrames(_VideoFile):
         try:
             return self._reader.get_batch(list(numbers)).asnumpy()
         except Exception as error:
+            if self._fallback:
+                log.debug("%s: decord could not decode frames (%s); reading them with PyAV", self.path, error)
+                return PyAVFrames(self.path).read(numbers)
             raise FrameReadError(f"{self.path}: could not decode frames {list(numbers)} ({error})") from error
 
 
@@ -184,7 +195,7 @@ def open_frames(path: str | Path, backend: str = "auto") -> FrameSource:
     if not path.exists():
         raise FrameReadError(f"{path}: clip not found")
     if backend == "decord" or (backend == "auto" and _decord_available()):
-        return DecordFrames(path)
+        return DecordFrames(path, fallback=backend == "auto")
     if backend in ("pyav", "auto"):
         return PyAVFrames(path)
     raise ValueError(f"unknown frame backend {backend!r}; use auto, decord or pyav")

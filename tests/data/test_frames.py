@@ -82,3 +82,17 @@ def test_corrupt_video_is_a_clear_error(tmp_path, backend):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video" * 10)
     with pytest.raises(FrameReadError, match="bad.mp4"):
         open_frames(bad, backend).read([0])
+
+
+def test_a_video_decord_misreads_is_read_with_pyav(tmp_path):
+    """decord 0.6 fails on some frame widths (72 pixels); the default backend still reads them."""
+    from mer.data.frames import write_video
+
+    frames = np.random.default_rng(0).integers(0, 255, (6, 88, 72, 3), dtype=np.uint8)
+    path = tmp_path / "narrow.mp4"
+    write_video(path, frames, 30)
+    with pytest.raises(FrameReadError, match="could not decode"):
+        open_frames(path, backend="decord").read([1, 2])
+    got = open_frames(path).read([1, 2])
+    assert got.shape == (2, 88, 72, 3)
+    assert np.abs(got.astype(int) - open_frames(path, backend="pyav").read([1, 2])).max() == 0
