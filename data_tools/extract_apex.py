@@ -14,15 +14,16 @@ dataset.root=DIR`` (DIR defaults to the CSV's folder).
 OUT.csv is a canonical CSV (``subject,clip,onset,apex,offset,emotion,au[,fps],apex_source``) with
 ``clip`` relative to ``dataset.root``; train on it with ``dataset=csv dataset.root=<the same root>
 dataset.annotations=OUT.csv`` (plus the ``dataset/classes`` the release uses). Samples without an
-apex get a spotted one (``--overwrite`` re-spots all); ``apex_source`` says which.
+apex get a spotted one (``--overwrite`` re-spots all); ``apex_source`` says which. Rows need no
+class: an empty or unknown emotion (unlabelled footage) is written as given (training refuses it).
 
 Motion is measured inside the face: a square crop around its 68 landmarks, located once per clip
 on the onset frames (``--face crop``; ``full``: the whole frame; ``auto``, the default: the crop
-where a face is found, the whole frame otherwise). Landmarks are cached under
-``trainer.clip_cache_dir`` (as training caches them; override it like any other key). ``--crop``
-writes every clip through the face stage's ``align`` transform (eyes and nose at canonical
-positions, ``--crop-size`` square, default ``dataset.face.size``), same relative paths and frame
-numbers; a clip without a face is then an error.
+where a face is found, the whole frame otherwise, each such clip named in a warning). Landmarks
+are cached under ``trainer.clip_cache_dir`` (as training caches them; override it like any other
+key). ``--crop`` writes every clip through the face stage's ``align`` transform (eyes and nose at
+canonical positions, ``--crop-size`` square, default ``dataset.face.size``), same relative paths
+and frame numbers; a clip without a face is then an error.
 
 Exit status 1 if any clip failed (each failure is printed with its sheet and line and the clip's
 path; the others are still written), 2 if the dataset itself could not be read.

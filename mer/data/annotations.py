@@ -29,6 +29,9 @@ REQUIRED_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "emotion")
 CANONICAL_COLUMNS = (*REQUIRED_COLUMNS, "au", "fps")
 #: What a reader does with a broken row: stop naming its file and line, or leave it out and note it.
 ON_BAD_ROW = ("error", "skip")
+#: The label of a sample whose emotion is empty or outside the class set, which only the tools that
+#: need no class (spotting, cropping) read (``labelled=False``); training refuses such rows.
+UNLABELLED = -1
 T = TypeVar("T")
 
 
@@ -235,6 +238,7 @@ def make_sample(
     dataset: str,
     where: str,
     check_frames: bool = True,
+    labelled: bool = True,
 ) -> Sample | None:
     """Validate one annotation row and build its :class:`Sample`; ``None`` if its class is left out.
 
@@ -244,13 +248,17 @@ def make_sample(
         row: fields ``subject, clip, onset, apex, offset, emotion`` and optionally ``au, fps``.
         where: ``"file, line N"``, prefixed to every error.
         check_frames: open the clip and check the frame numbers lie inside it.
+        labelled: an emotion that is empty or outside the class set is an error; ``False`` (tools
+            that need no class) keeps such a row, labelled :data:`UNLABELLED`.
     """
     onset, apex, offset = parse_key_frames(row, where)
-    emotion = str(row["emotion"]).strip()
+    emotion = str(row["emotion"] or "").strip()
     try:
         label = labels.to_index(emotion)
     except KeyError as error:
-        raise AnnotationError(f"{where}: {error.args[0]}") from None
+        if labelled:
+            raise AnnotationError(f"{where}: {error.args[0]}") from None
+        label = UNLABELLED
     if label is None:
         return None
     clip = str(row["clip"]).strip()
@@ -303,11 +311,13 @@ def read_canonical_csv(
     dataset: str,
     check_frames: bool = True,
     on_bad_row: str = "error",
+    labelled: bool = True,
 ) -> Samples:
     """Read a canonical CSV into samples, checking every row.
 
     ``on_bad_row="skip"`` leaves broken rows out instead, each listed in the log and the result's
-    ``notes``.
+    ``notes``. ``labelled=False`` keeps rows whose emotion is empty or unknown (:func:`make_sample`),
+    for the tools that need no class.
 
     Raises:
         AnnotationError: a missing column or a broken row, naming the file and line.
@@ -321,7 +331,13 @@ def read_canonical_csv(
         where = f"{annotations}, line {line}"
         built, sample = guarded(
             lambda row=row, where=where: make_sample(
-                row, root=root, labels=labels, dataset=dataset, where=where, check_frames=check_frames
+                row,
+                root=root,
+                labels=labels,
+                dataset=dataset,
+                where=where,
+                check_frames=check_frames,
+                labelled=labelled,
             ),
             where=where,
             on_bad_row=on_bad_row,

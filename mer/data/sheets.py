@@ -113,6 +113,7 @@ def samples_from_sheet(
     header_hint: str = "Filename",
     columns: Sequence[str] | None = None,
     worksheet: str | int = 0,
+    labelled: bool = True,
 ) -> Samples:
     """Samples of a release sheet ``annotations``, each row mapped by ``row`` onto the canonical
     fields, labelled over ``classes`` (``class_map``: the sheet's emotion names onto them, None to
@@ -127,7 +128,9 @@ def samples_from_sheet(
     result's ``notes``. ``check_frames=False`` parses the sheet without opening any clip.
     ``leave_out``: emotion words (any case) whose rows are dropped before the class mapping, as a
     protocol leaves them out (CASME II's fear and sadness in the MEGC 2019 composite).
-    ``header_hint``, ``columns`` and ``worksheet``: see :func:`read_sheet`.
+    ``header_hint``, ``columns`` and ``worksheet``: see :func:`read_sheet`. ``labelled=False`` keeps
+    rows whose emotion is empty or unknown, for the tools that need no class
+    (:func:`mer.data.annotations.make_sample`).
     """
     check_on_bad_row(on_bad_row)
     labels = LabelSpace(list(classes), class_map)
@@ -156,7 +159,13 @@ def samples_from_sheet(
             continue
         _, sample = guarded(
             lambda canonical=canonical, where=where: make_sample(
-                canonical, root=root, labels=labels, dataset=dataset, where=where, check_frames=check_frames
+                canonical,
+                root=root,
+                labels=labels,
+                dataset=dataset,
+                where=where,
+                check_frames=check_frames,
+                labelled=labelled,
             ),
             where=where,
             on_bad_row=on_bad_row,

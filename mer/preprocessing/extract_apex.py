@@ -101,7 +101,8 @@ def load_samples(cfg) -> list[Sample]:
     Clips are not opened here where the reader allows it (``check_frames=False``): each is opened by
     its own job, so one unreadable clip is reported by its line and the others still run. Rows of a
     partial copy (``skip_missing``) whose clip is absent are counted, logged and left out, as the
-    reader itself would.
+    reader itself would. Spotting and cropping need no class, so a row whose emotion is empty or
+    unknown is kept where the reader allows it (``labelled=False``; training refuses such rows).
     """
     from hydra.errors import InstantiationException
     from hydra.utils import get_method, instantiate
@@ -109,8 +110,9 @@ def load_samples(cfg) -> list[Sample]:
     spec = cfg.dataset.samples
     parameters = inspect.signature(get_method(spec._target_)).parameters
     lazy = "check_frames" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    unlabelled = {"labelled": False} if "labelled" in parameters else {}
     try:
-        samples = instantiate(spec, **({"check_frames": False} if lazy else {}), _convert_="all")
+        samples = instantiate(spec, **({"check_frames": False} if lazy else {}), **unlabelled, _convert_="all")
     except InstantiationException as error:
         if isinstance(error.__cause__, AnnotationError):  # the reader's own message names sheet and line
             raise error.__cause__ from None
@@ -234,8 +236,9 @@ def where(sample: Sample) -> str:
     return sample.source or str(sample.path)
 
 
-def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
-    """Spot, crop and cache one clip; return its apex and ``annotated`` or ``spotted``.
+def process_sample(sample: Sample, options: Options) -> tuple[int, str, bool]:
+    """Spot, crop and cache one clip; return its apex, ``annotated`` or ``spotted``, and whether its
+    motion was measured on the whole frame because ``face=auto`` found no face.
 
     Raises:
         AnnotationError: the clip cannot be read, its frames lie outside it, or (``face=crop`` or
@@ -249,6 +252,7 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
         spot = apex is None or options.overwrite
         measure = spot or options.curves_dir or options.plot_dir
         track = face_crop(sample, options) if measure or options.crop_dir else None
+        faceless = bool(measure) and track is None and options.face == "auto"
         if measure:
             frames = [source.read(c) for c in _chunks(numbers)]
             greys = [to_grey(track.apply(f), None) if track else to_grey(f, options.work_width) for f in frames]
@@ -263,10 +267,10 @@ def process_sample(sample: Sample, options: Options) -> tuple[int, str]:
             _write_aligned(source, track, sample, options)
     except (FrameReadError, NoFaceError) as error:
         raise AnnotationError(f"{at}: {error}") from error
-    return (spotted if spot else apex), ("spotted" if spot else "annotated")
+    return (spotted if spot else apex), ("spotted" if spot else "annotated"), faceless
 
 
-def _job(args: tuple[Sample, Options]) -> tuple[tuple[int, str] | None, str | None]:
+def _job(args: tuple[Sample, Options]) -> tuple[tuple[int, str, bool] | None, str | None]:
     import cv2
 
     cv2.setNumThreads(1)  # one clip per process: OpenCV's own threads would oversubscribe the cores
@@ -294,7 +298,8 @@ def extract(
     """Process every sample into the canonical CSV ``out``; return the errors of the ones left out.
 
     ``root``: the dataset root the output's ``clip`` paths are relative to (read it back with
-    ``dataset=csv dataset.root=<root>``); a clip outside it is written as an absolute path.
+    ``dataset=csv dataset.root=<root>``); a clip outside it is written as an absolute path. Each clip
+    measured on the whole frame for want of a face (``face=auto``) is named in a warning.
     """
     jobs = [(s, options) for s in samples]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -304,8 +309,13 @@ def extract(
         # spawn, not fork: a fork after OpenCV's or torch's thread pools have run can deadlock the child
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(tqdm(pool.map(_job, jobs), total=len(jobs), desc="clips", unit="clip"))
+    for s, (r, _) in zip(samples, results, strict=True):
+        if r is not None and r[2]:
+            log.warning(
+                "%s: no face in %s, its motion measured on the whole frame (--face crop: an error)", where(s), s.path
+            )
     root = None if root is None else Path(root)
     header = [*canonical_columns(samples), "apex_source"]
-    written = (output_row(s, *r, root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
+    written = (output_row(s, *r[:2], root) for s, (r, _) in zip(samples, results, strict=True) if r is not None)
     write_csv_atomic(out, header, ([row[c] for c in header] for row in written))
     return [e for _, e in results if e is not None]

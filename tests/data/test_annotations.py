@@ -3,7 +3,7 @@ import re
 import openpyxl
 import pytest
 
-from mer.data.annotations import AnnotationError, parse_aus, read_canonical_csv
+from mer.data.annotations import UNLABELLED, AnnotationError, parse_aus, read_canonical_csv
 from mer.data.sheets import read_sheet
 from tests.conftest import write_frame_folder, write_test_video
 
@@ -37,6 +37,14 @@ def test_reads_frame_folders_and_videos_into_samples(root):
 def test_mapping_to_null_leaves_samples_out(root):
     path = write_csv(root, "sub01,sub01/EP01,101,110,120,others,", "sub02,sub02/clip.mp4,0,5,29,happiness,")
     assert [s.label for s in read_canonical_csv(path, root=root, dataset="toy", **MEGC3)] == [1]
+
+
+def test_tools_that_need_no_class_keep_rows_with_an_empty_or_unknown_emotion(root):
+    path = write_csv(root, "sub01,sub01/EP01,101,110,120,,", "sub02,sub02/clip.mp4,0,5,29,unknown,")
+    with pytest.raises(AnnotationError, match="line 2: unknown emotion ''"):  # training refuses them
+        read_canonical_csv(path, root=root, dataset="toy", **MEGC3)
+    kept = read_canonical_csv(path, root=root, dataset="toy", labelled=False, **MEGC3)
+    assert [(s.emotion, s.label) for s in kept] == [("", UNLABELLED), ("unknown", UNLABELLED)]
 
 
 @pytest.mark.parametrize(

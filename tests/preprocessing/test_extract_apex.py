@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from PIL import Image
 
 from data_tools.extract_apex import main as cli
-from mer.data.annotations import read_canonical_csv
+from mer.data.annotations import AnnotationError, read_canonical_csv
 from mer.data.curves import curve_path, load_curve
 from mer.data.dataset import ClipDataset
 from mer.data.faces import FaceTrack, crop_matrix
@@ -223,6 +223,28 @@ def test_crop_finds_the_real_face_and_reports_a_video_without_one(tmp_path, main
     centre = cropped.read([0])[0, 40:70, 40:70].reshape(-1, 3).mean(axis=0)
     assert centre[0] > centre[2]
     assert list((tmp_path / "cache" / "faces").glob("*.npz")), "landmarks cached where training keeps them"
+
+
+@pytest.mark.skipif(not (REAL / "no_face.mp4").is_file(), reason="../shared/data/real_video not present")
+def test_unlabelled_footage_is_spotted_and_a_clip_without_a_face_is_named(tmp_path, main, caplog):
+    """Spotting needs no class: an unknown or empty emotion is kept as written (training refuses it);
+    ``--face auto`` measures a faceless clip on the whole frame and says so, naming it."""
+    write_rows(
+        tmp_path / "clips.csv",
+        [
+            {"subject": "a", "clip": "no_face.mp4", "onset": 0, "apex": "", "offset": 20, "emotion": "unknown"},
+            {"subject": "a", "clip": "no_face.mp4", "onset": 30, "apex": "", "offset": 50, "emotion": ""},
+        ],
+    )
+    out = tmp_path / "out.csv"
+    argv = ["--annotations", str(tmp_path / "clips.csv"), "--root", str(REAL), "--out", str(out), "--workers", "1"]
+    assert main(argv) == 0
+    assert [(r["emotion"], r["apex_source"]) for r in read_out(out)] == [("unknown", "spotted"), ("", "spotted")]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 2 and all("no_face.mp4, its motion measured on the whole frame" in w for w in warned)
+    assert warned[0].startswith(f"{tmp_path / 'clips.csv'}, line 2: ")
+    with pytest.raises(AnnotationError, match="clips.csv, line 2: unknown emotion 'unknown'"):
+        read_canonical_csv(tmp_path / "clips.csv", root=REAL, classes=["negative", "positive"], dataset="x")
 
 
 def test_two_intervals_of_one_casme3_video_get_two_curves_and_two_apexes(tmp_path, main):
