@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
@@ -25,8 +24,7 @@ from hydra.utils import instantiate
 from torch.utils.flop_counter import FlopCounterMode
 
 import mer.train  # noqa: F401  (registers the config schema)
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from mer.compose import CONFIGS
 
 
 def rate(work, flops: float, seconds: float = 3.0) -> float:

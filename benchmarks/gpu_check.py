@@ -30,10 +30,10 @@ from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode
 
 import mer.train  # noqa: F401  (registers the config schema)
+from mer.compose import CONFIGS
 from mer.evaluation.loso import fold_seed, make_folds
 from mer.experiment import Experiment, run
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FLOW_MODELS = ("ststnet", "rcn", "offapexnet", "dual_inception", "facetoponet", "htnet", "ensemble_flow")
 CLIP_MODELS = ("r3d", "transformer")
 #: dense bf16 tensor-core TFLOP/s by device name (NVIDIA's data sheets; SXM parts)

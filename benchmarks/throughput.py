@@ -27,11 +27,11 @@ from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 import mer.train  # noqa: F401  (registers the config schema)
+from mer.compose import CONFIGS
 from mer.data.dataset import ClipDataset, resize_frames
 from mer.datasets.synthetic import load_samples
 from mer.training.device import resolve_runtime
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 ALL_MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
 
 

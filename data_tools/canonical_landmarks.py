@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from hydra.utils import instantiate
 from tqdm import tqdm
 
 from mer.atomic import write_text_atomic
+from mer.compose import compose_config, load_samples
 from mer.data.faces import face_track
-from mer.preprocessing.extract_apex import compose_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="Hydra overrides: dataset=... and its keys")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_intermixed_args(argv)
-    cfg = compose_dataset(args.overrides)
-    samples = instantiate(cfg.dataset.samples, _convert_="all")
+    cfg = compose_config(args.overrides)
+    samples = load_samples(cfg)
     cache = Path(cfg.trainer.clip_cache_dir).expanduser()
     points = []
     for s in tqdm(samples, desc="landmarks", unit="clip"):

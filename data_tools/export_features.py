@@ -28,11 +28,11 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from mer.compose import compose_config
 from mer.config_check import ConfigError, reporting_user_errors
 from mer.data.features import FEATURES, PROVENANCE, SAMPLES
 from mer.datasets.features import sample_record
 from mer.experiment import Experiment
-from mer.preprocessing.extract_apex import compose_dataset
 from mer.provenance import data_fingerprint, git_commit
 
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
 
     def work() -> int:
-        cfg = compose_dataset([*args.overrides, "trainer.device=cpu"])
+        cfg = compose_config([*args.overrides, "trainer.device=cpu"])
         if cfg.dataset.kind == "features":
             raise ConfigError("dataset=features is already exported: give the dataset the features come from")
         record = export(Experiment.from_config(cfg), args.out)

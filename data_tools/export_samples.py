@@ -18,12 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from hydra.utils import instantiate
-
 from mer.atomic import write_csv_atomic
+from mer.compose import compose_config, load_samples
 from mer.config_check import reporting_user_errors
 from mer.data.annotations import Sample, canonical_columns, canonical_row
-from mer.preprocessing.extract_apex import compose_dataset
 
 
 def export(samples: list[Sample], out: Path, root: str | Path | None) -> None:
@@ -41,9 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
 
     def work() -> int:
-        cfg = compose_dataset(args.overrides)
-        extra = {"check_frames": False} if args.sheet_only else {}
-        samples = instantiate(cfg.dataset.samples, **extra, _convert_="all")
+        cfg = compose_config(args.overrides)
+        samples = load_samples(cfg, clips="sheet" if args.sheet_only else "checked")
         export(samples, args.out, cfg.dataset.get("root"))
         print(f"{len(samples)} samples of dataset={cfg.dataset.name} -> {args.out}")
         return 0

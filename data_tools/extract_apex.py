@@ -39,9 +39,10 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from mer.compose import compose_config, load_samples
 from mer.config_check import ConfigError
 from mer.data.annotations import AnnotationError
-from mer.preprocessing.extract_apex import FACE_MODES, SPOT_METHODS, Options, compose_dataset, extract, load_samples
+from mer.preprocessing.extract_apex import FACE_MODES, SPOT_METHODS, Options, extract
 
 _PLAIN = re.compile(r"[\w/.~+:@-]*")
 
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         parser.error(f"not a KEY=VALUE override: {' '.join(bad)}")
     try:
-        cfg = compose_dataset(overrides(args))
+        cfg = compose_config(overrides(args))
         face = cfg.dataset.get("face") or {}
         options = Options(
             method=args.method,
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             work_width=args.work_width,
             face_cache=Path(cfg.trainer.clip_cache_dir).expanduser(),
         )
-        samples = load_samples(cfg)
+        samples = load_samples(cfg, labelled=False, clips="present")  # spotting needs no class
         root = cfg.dataset.get("root")
     except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -189,6 +189,8 @@ def reporting_user_errors(work: Callable[[], int]) -> int:
     except InstantiationException as error:  # a reader's own error, wrapped by Hydra
         cause = error.__cause__
         print(f"error: {cause if isinstance(cause, AnnotationError) else error}", file=sys.stderr)
-    except (AnnotationError, ConfigError, HydraException, OmegaConfBaseException) as error:
+    except ConfigError as error:  # ours: a line each for what it names (a sample a line)
+        print(f"error: {error}", file=sys.stderr)
+    except (AnnotationError, HydraException, OmegaConfBaseException) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)  # OmegaConf appends its key dump
     return 2

@@ -29,6 +29,7 @@ from torch.utils.data import Dataset, Subset
 
 from mer.atomic import write_json_atomic, write_text_atomic
 from mer.checkpoint import save_checkpoint
+from mer.compose import load_samples
 from mer.config_check import ConfigError, check_input
 from mer.data.annotations import Sample, au_set, au_sort_key
 from mer.data.build import build_dataset, decodable, face_stage
@@ -210,7 +211,7 @@ class Experiment:
             num_workers=trainer.num_workers,
             prefetch_factor=trainer.prefetch_factor,
         )
-        samples = instantiate(cfg.dataset.samples, _convert_="all")
+        samples = load_samples(cfg)
         notes = list(getattr(samples, "notes", []))
         on_bad_row = cfg.dataset.samples.get("on_bad_row")
         readable = decodable(samples, cfg.dataset, on_bad_row=on_bad_row, notes=notes)  # each frame read decodes

@@ -127,13 +127,11 @@ def classify(
 
 def classify_dataset(checkpoint: Path, overrides: list[str]) -> tuple[list[str], list[dict[str, object]]]:
     """Columns and one row a sample of the dataset the ``overrides`` configure."""
-    from hydra.utils import instantiate
+    from mer.compose import compose_config, load_samples
 
-    from mer.preprocessing.extract_apex import compose_dataset
-
-    dataset = compose_dataset(overrides).dataset
-    classifier = Classifier(checkpoint, face=dataset.get("face", {}).get("mode", "none"))  # its frames, as trained
-    samples = instantiate(dataset.samples, _convert_="all")
+    cfg = compose_config(overrides)
+    classifier = Classifier(checkpoint, face=cfg.dataset.get("face", {}).get("mode", "none"))  # its frames, as trained
+    samples = load_samples(cfg, labelled=False)  # prediction needs no class
     rows = []
     for s in tqdm(samples, desc="classifying", unit="clip"):
         row = {"id": s.id, "clip": s.clip, "subject": s.subject, "emotion": s.emotion}

@@ -74,12 +74,12 @@ def _dataset_videos(
 ) -> tuple[dict[Path, list[tuple[int, int]]], dict[Path, float | None], Path, str]:
     """Each video of the dataset, its annotated intervals and frame rate, the landmark cache and the
     dataset's face stage."""
-    from mer.preprocessing.extract_apex import compose_dataset, load_samples
+    from mer.compose import compose_config, load_samples
 
-    cfg = compose_dataset(overrides)
+    cfg = compose_config(overrides)
     truth: dict[Path, list[tuple[int, int]]] = {}
     rates: dict[Path, float | None] = {}
-    for sample in load_samples(cfg):
+    for sample in load_samples(cfg, labelled=False, clips="present"):  # spotting needs no class
         truth.setdefault(sample.path, []).append((sample.onset, sample.offset))
         rates[sample.path] = sample.fps
     face = cfg.dataset.get("face", {}).get("mode", "none")

@@ -16,11 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from mer.compose import CONFIGS
 from mer.config import register
 from mer.config_check import ConfigError, check_command_line
+from mer.data.annotations import AnnotationError
 from mer.experiment import run
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 register()
 
@@ -35,7 +35,7 @@ def _job(cfg: DictConfig) -> None:
         folds_dir = Path(hydra_cfg.sweep.dir) / "folds"  # every job of the sweep adds its fold here
     try:
         run(cfg, Path(hydra_cfg.runtime.output_dir), folds_dir)
-    except ConfigError as error:
+    except (AnnotationError, ConfigError) as error:  # a sheet's row, a key, a file: its own lines, no traceback
         sys.exit(f"mer.train: {error}")
 
 

@@ -10,13 +10,13 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from mer.compose import CONFIGS as CONFIGS  # the one configs folder, for the tests that compose
 from mer.config import register
 from mer.data.frames import write_video
 
 register()  # the config schema Hydra's compose() needs, as mer.train registers it
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def tiny_clip_run(cache_dir: Path) -> list[str]:

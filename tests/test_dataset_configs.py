@@ -1,24 +1,21 @@
 """Each release-format dataset config builds its samples through Hydra, as ``mer.train`` does."""
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
+from mer.compose import CONFIGS, load_samples
 from mer.config import register
 from tests.conftest import SHARED_DATA, write_casme_sq_workbook, write_frame_folder, write_releases
 
 register()
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
 
 def samples(*overrides):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
-    return instantiate(cfg.dataset.samples, _convert_="all"), list(cfg.dataset.classes.names)
+    return load_samples(cfg), list(cfg.dataset.classes.names)
 
 
 def test_samm_smic_and_the_composite_configs(tmp_path):

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from data_tools.export_features import main as export
+from mer.compose import compose_config
 from mer.data.annotations import AnnotationError
 from mer.experiment import run
-from mer.preprocessing.extract_apex import compose_dataset
 
 #: a tiny synthetic set as flow clips of the size and frames the model's input asks for
 SYNTHETIC = ["dataset.num_subjects=3", "dataset.clips_per_subject=4", "dataset.frame_size=32", "dataset.kind=flow_clip"]
@@ -18,7 +18,7 @@ RECIPE += ["trainer.progress=false"]
 
 
 def _config(tmp_path, *overrides):
-    return compose_dataset([f"trainer.clip_cache_dir={tmp_path / 'cache'}", *RECIPE, *overrides])
+    return compose_config([f"trainer.clip_cache_dir={tmp_path / 'cache'}", *RECIPE, *overrides])
 
 
 @pytest.fixture(scope="module")

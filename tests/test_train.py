@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +14,7 @@ from hydra import compose, initialize_config_dir
 from mer.atomic import write_json_atomic
 from mer.config_check import ConfigError
 from mer.experiment import _fingerprint, claim_run_dir, run
-from tests.conftest import SHARED_DATA, tiny_clip_run
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from tests.conftest import CONFIGS, SHARED_DATA, tiny_clip_run
 
 
 def tiny_overrides(cache_dir):

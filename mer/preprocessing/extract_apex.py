@@ -1,8 +1,9 @@
 """Apex spotting, face cropping and motion curves over a dataset's samples, one clip per job.
 
 The samples come from a ``dataset`` configuration, composed with Hydra as training composes it
-(:func:`load_samples`): a release as released (``dataset=casme2``, ``smic``, ...) or a canonical
-CSV (``dataset=csv``). :func:`extract` writes them as a canonical CSV
+(:mod:`mer.compose`; ``load_samples(cfg, labelled=False, clips="present")``): a release as
+released (``dataset=casme2``, ``smic``, ...) or a canonical CSV (``dataset=csv``).
+:func:`extract` writes them as a canonical CSV
 (``subject,clip,onset,apex,offset,emotion,au[,fps],apex_source``) with the apex filled in and
 ``apex_source`` saying ``annotated`` or ``spotted``, so training reads it back with ``dataset=csv``.
 A clip that fails is reported by its sheet and line (:attr:`Sample.source`) and left out; the
@@ -20,7 +21,6 @@ positions, as ``dataset.face.mode=align`` gives training), frame numbers and fil
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import multiprocessing
 import os
@@ -33,6 +33,12 @@ import numpy as np
 from tqdm import tqdm
 
 from mer.atomic import write_csv_atomic
+
+# Re-exported for benchmarks/apex_spotting.py and tests/preprocessing/test_intervals.py, which import
+# them from here; new code imports them from mer.compose.
+from mer.compose import CONFIGS as CONFIGS
+from mer.compose import compose_config as compose_dataset  # noqa: F401
+from mer.compose import load_samples as load_samples
 from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row, open_checked
 from mer.data.curves import curve_path, save_curve
 from mer.data.faces import (
@@ -51,7 +57,6 @@ from mer.preprocessing.regions import EYES, RegionMeter, apex_index, expression_
 log = logging.getLogger(__name__)
 
 CHUNK = 64  # frames decoded at a time, so a 500 fps clip never sits in memory whole
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FACE_MODES = ("auto", "crop", "full")
 SPOT_METHODS = ("regions", *METHODS)  # regions: the landmark regions where a face is found, else flow
 
@@ -80,52 +85,6 @@ class Options:
         if face not in FACE_MODES:
             raise ValueError(f"face={self.face!r}: use one of {', '.join(FACE_MODES)}")
         object.__setattr__(self, "face", face)
-
-
-def compose_dataset(overrides: Sequence[str]):
-    """The run configuration for Hydra ``overrides`` (``dataset=smic``, ``dataset.root=...``), as
-    ``python -m mer.train`` composes it from ``configs/``, after the same command-line checks
-    (:class:`mer.config_check.ConfigError` names the fix of a mistyped key or group)."""
-    from hydra import compose, initialize_config_dir
-
-    from mer.config_check import check_command_line
-
-    check_command_line(overrides, CONFIGS)  # registers the schema too
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
-
-
-def load_samples(cfg) -> list[Sample]:
-    """The samples of ``cfg.dataset`` (``instantiate(cfg.dataset.samples)``, as training builds them).
-
-    Clips are not opened here where the reader allows it (``check_frames=False``): each is opened by
-    its own job, so one unreadable clip is reported by its line and the others still run. Rows of a
-    partial copy (``skip_missing``) whose clip is absent are counted, logged and left out, as the
-    reader itself would. Spotting and cropping need no class, so a row whose emotion is empty or
-    unknown is kept where the reader allows it (``labelled=False``; training refuses such rows).
-    """
-    from hydra.errors import InstantiationException
-    from hydra.utils import get_method, instantiate
-
-    spec = cfg.dataset.samples
-    parameters = inspect.signature(get_method(spec._target_)).parameters
-    lazy = "check_frames" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    unlabelled = {"labelled": False} if "labelled" in parameters else {}
-    try:
-        samples = instantiate(spec, **({"check_frames": False} if lazy else {}), **unlabelled, _convert_="all")
-    except InstantiationException as error:
-        if isinstance(error.__cause__, AnnotationError):  # the reader's own message names sheet and line
-            raise error.__cause__ from None
-        raise
-    if lazy and spec.get("skip_missing", False):
-        present = [s for s in samples if s.path.exists()]
-        if len(present) < len(samples):
-            missing = len(samples) - len(present)
-            log.info("%d of %d samples have no frames under the root: left out", missing, len(samples))
-        samples = present
-    if not samples:
-        raise AnnotationError(f"dataset={cfg.dataset.name}: no samples")
-    return samples
 
 
 def _chunks(numbers: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -117,9 +117,9 @@ def test_action_unit_codes():
 def test_the_tools_read_the_default_dataset_without_opening_its_clips(tmp_path):
     """mer.spot and extract_apex read samples with check_frames=False; the generator's own keywords
     must not receive it (it did: "generate() got an unexpected keyword argument 'check_frames'")."""
-    from mer.preprocessing.extract_apex import compose_dataset, load_samples
+    from mer.compose import compose_config, load_samples
 
-    cfg = compose_dataset(
+    cfg = compose_config(
         [
             f"dataset.cache_dir={tmp_path}",
             "dataset.num_subjects=2",
@@ -127,5 +127,5 @@ def test_the_tools_read_the_default_dataset_without_opening_its_clips(tmp_path):
             "dataset.frame_size=32",
         ]
     )
-    samples = load_samples(cfg)
+    samples = load_samples(cfg, labelled=False, clips="present")
     assert len(samples) == 4 and all(s.path.exists() for s in samples)

@@ -1,16 +1,14 @@
 """Every model config builds from scratch and trains one step on a tiny clip."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from mer.compose import CONFIGS
 from mer.models.cbam import CBAM3d
 from mer.models.transformer import TemporalTransformer, attentive_token_pooling
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
 #: models of one-image inputs (onset-apex flow), with the dataset overrides they need
 IMAGE_MODELS = {

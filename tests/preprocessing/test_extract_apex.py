@@ -6,17 +6,17 @@ import shutil
 
 import numpy as np
 import pytest
-from hydra.utils import instantiate
 from PIL import Image
 
 from data_tools.extract_apex import main as cli
+from mer.compose import compose_config, load_samples
 from mer.data.annotations import AnnotationError, read_canonical_csv
 from mer.data.curves import curve_path, load_curve
 from mer.data.dataset import ClipDataset
 from mer.data.faces import FaceTrack, crop_matrix
 from mer.data.frames import open_frames
 from mer.datasets.synthetic import generate
-from mer.preprocessing.extract_apex import at_most_native, compose_dataset
+from mer.preprocessing.extract_apex import at_most_native
 from tests.conftest import SHARED_DATA, write_releases
 
 
@@ -156,7 +156,7 @@ def test_a_release_as_released_through_its_dataset_config_and_read_back_as_csv(t
     assert got["sub01/EP02_01f"][0] == "spotted" and 46 <= got["sub01/EP02_01f"][1] <= 86
     assert (curves / "sub01" / "EP02_01f.npz").is_file()
     # read back as training would: the canonical CSV under the same root and class list
-    cfg = compose_dataset(
+    cfg = compose_config(
         [
             "dataset=csv",
             "dataset/classes=casme2_5",
@@ -164,7 +164,7 @@ def test_a_release_as_released_through_its_dataset_config_and_read_back_as_csv(t
             f"dataset.annotations={out}",
         ]
     )
-    back = instantiate(cfg.dataset.samples, _convert_="all")
+    back = load_samples(cfg)
     assert [(s.clip, s.apex, s.emotion, s.aus) for s in back] == [
         ("sub01/EP02_01f", got["sub01/EP02_01f"][1], "happiness", ("12",)),
         ("sub01/EP03_02", 140, "others", ("18",)),
@@ -289,7 +289,7 @@ def test_smic_as_released_gets_a_spotted_apex_for_the_samples_training_sees(tmp_
     out = tmp_path / "smic.csv"
     assert main(["--out", str(out), "--face", "full", "--workers", "1", *release]) == 0
     rows = read_out(out)
-    training = instantiate(compose_dataset(release).dataset.samples, _convert_="all")
+    training = load_samples(compose_config(release))
     assert [(r["subject"], r["clip"], int(r["onset"]), int(r["offset"])) for r in rows] == [
         (s.subject, s.clip, s.onset, s.offset) for s in training
     ]
