@@ -29,18 +29,19 @@ from pathlib import Path
 
 import numpy as np
 
+from mer.compose import compose_config, load_samples
 from mer.data.annotations import Sample
 from mer.data.faces import locate_face
 from mer.data.frames import open_frames, write_video
 from mer.datasets.synthetic import generate, intensity_profile
-from mer.preprocessing.extract_apex import SPOT_METHODS, Options, compose_dataset, extract, load_samples
+from mer.preprocessing.extract_apex import SPOT_METHODS, Options, extract
 
 
 def annotated_clips(annotations: Path, root: Path) -> tuple[list[Sample], Path]:
     """Every clip of a canonical CSV (each of its emotions a class), and the landmark cache."""
     rows = list(csv.DictReader(annotations.open()))
     emotions = ",".join(sorted({r["emotion"] for r in rows}))
-    cfg = compose_dataset(
+    cfg = compose_config(
         [
             "dataset=csv",
             f"dataset.classes.names=[{emotions}]",
@@ -49,7 +50,7 @@ def annotated_clips(annotations: Path, root: Path) -> tuple[list[Sample], Path]:
             f"dataset.annotations={annotations}",
         ]
     )
-    return load_samples(cfg), Path(cfg.trainer.clip_cache_dir).expanduser()
+    return load_samples(cfg, clips="present"), Path(cfg.trainer.clip_cache_dir).expanduser()
 
 
 def spot(annotations: Path, root: Path, workers: int | None, methods: list[str]) -> None:

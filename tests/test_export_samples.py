@@ -5,7 +5,7 @@ import pytest
 from hydra.utils import instantiate
 
 from data_tools.export_samples import main as export
-from mer.preprocessing.extract_apex import compose_dataset
+from mer.compose import compose_config
 from tests.conftest import SHARED_DATA, write_frame_folder
 
 HEADER = "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Emotion,EmotionId,Fps,AU\n"
@@ -28,8 +28,8 @@ def test_a_release_sheet_exports_to_a_canonical_csv_that_reads_back_the_same(tmp
     assert exported[0] == "subject,clip,onset,apex,offset,emotion,au,fps"
     assert exported[3] == "sub02,sub02_01,3,,9,contempt,L12,500"
     back = ["dataset=csv", "dataset/classes=dfme7", f"dataset.root={tmp_path}", f"dataset.annotations={out}"]
-    original = instantiate(compose_dataset(release).dataset.samples, _convert_="all")
-    again = instantiate(compose_dataset(back).dataset.samples, _convert_="all")
+    original = instantiate(compose_config(release).dataset.samples, _convert_="all")
+    again = instantiate(compose_config(back).dataset.samples, _convert_="all")
     assert fields(again) == fields(original) and again[0].id == "sub01_01#0-11"
 
 
@@ -53,6 +53,6 @@ def test_the_real_casme2_release_exports_the_samples_training_sees(tmp_path):
     assert export(["--out", str(tmp_path / "casme2.csv"), *release]) == 0
     back = ["dataset=csv", "dataset/classes=casme2_5", f"dataset.root={subset / 'Cropped'}"]
     back.append(f"dataset.annotations={tmp_path / 'casme2.csv'}")
-    original = instantiate(compose_dataset(release).dataset.samples, _convert_="all")
-    again = instantiate(compose_dataset(back).dataset.samples, _convert_="all")
+    original = instantiate(compose_config(release).dataset.samples, _convert_="all")
+    again = instantiate(compose_config(back).dataset.samples, _convert_="all")
     assert len(original) > 20 and fields(again) == fields(original)

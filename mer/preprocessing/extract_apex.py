@@ -33,12 +33,6 @@ import numpy as np
 from tqdm import tqdm
 
 from mer.atomic import write_csv_atomic
-
-# Re-exported for benchmarks/apex_spotting.py and tests/preprocessing/test_intervals.py, which import
-# them from here; new code imports them from mer.compose.
-from mer.compose import CONFIGS as CONFIGS
-from mer.compose import compose_config as compose_dataset  # noqa: F401
-from mer.compose import load_samples as load_samples
 from mer.data.annotations import AnnotationError, Sample, canonical_columns, canonical_row, open_checked
 from mer.data.curves import curve_path, save_curve
 from mer.data.faces import (

@@ -9,6 +9,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from mer.compose import CONFIGS
 from mer.config_check import ConfigError
 from mer.experiment import Experiment, run
 from mer.losses import CrossEntropy
@@ -16,7 +17,6 @@ from mer.methods.model import MethodModel
 from mer.models.transformer import TemporalTransformer
 from tests.methods.test_model import SWITCHES, build
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 LOSSES = sorted(p.stem for p in (CONFIGS / "loss").glob("*.yaml"))
 SCHEDULES = sorted(p.stem for p in (CONFIGS / "schedule").glob("*.yaml"))
 #: narrow enough that one epoch of two folds takes about a second
