@@ -17,7 +17,11 @@ clip's onset..offset, so each subject's clips are joined into one 200 fps video,
 a second of its own onset frame before and of its offset frame after (still frames under 2 grey
 levels of sensor noise, as a camera gives): the truth is each clip's interval, and a cut between
 clips is a one-way jump that scores no excursion. ``--keep DIR`` keeps the videos and their
-``annotations.csv`` (for ``python -m mer.spot dataset=csv dataset.root=DIR``).
+``annotations.csv`` (for ``python -m mer.spot dataset=csv dataset.root=DIR``). ``--subjects all``
+joins every subject of the CSV. ``--thresholds 4 6 8 10``: the peak threshold chosen by nested
+validation over the joined videos (one a subject): each subject's video is spotted with the
+threshold that gives the best F1 on the other subjects' videos; prints each threshold's F1 on all
+videos (in-sample), the nested F1 and the threshold all subjects choose.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ import argparse
 import csv
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from mer.datasets.synthetic_long import generate_long
-from mer.preprocessing.intervals import Settings, spot_intervals, video_motion
+from mer.evaluation.nested import nested_choices, nested_errors
+from mer.preprocessing.intervals import Settings, VideoMotion, spot_intervals, video_motion
 from mer.preprocessing.spotting_metric import HIT_IOU, iou, score
 
 
@@ -104,7 +110,11 @@ def joined_casme2(annotations: Path, root: Path, subjects: list[str], out: Path,
     return lengths
 
 
-def casme2(annotations: Path, root: Path, subjects: list[str], keep: Path | None, settings: Settings) -> None:
+def casme2(
+    annotations: Path, root: Path, subjects: list[str], keep: Path | None, settings: Settings, thresholds: list[float]
+) -> None:
+    if subjects == ["all"]:
+        subjects = sorted({r["subject"] for r in csv.DictReader(annotations.open())})
     with tempfile.TemporaryDirectory() as tmp:
         out = keep or Path(tmp) / "joined"
         lengths = joined_casme2(annotations, root, subjects, out)
@@ -112,11 +122,8 @@ def casme2(annotations: Path, root: Path, subjects: list[str], keep: Path | None
         for row in csv.DictReader((out / "annotations.csv").open()):
             truth.setdefault(row["clip"], []).append((int(row["onset"]), int(row["apex"]), int(row["offset"])))
         start = time.perf_counter()
-        found = {}
-        for video in truth:
-            found[video] = spot_intervals(
-                video_motion(out / video, 200, settings, cache_dir=Path(tmp) / "c"), 200, settings
-            )
+        motions = {video: video_motion(out / video, 200, settings, cache_dir=Path(tmp) / "c") for video in truth}
+        found = {video: spot_intervals(motion, 200, settings) for video, motion in motions.items()}
         seconds = time.perf_counter() - start
     result = score(
         {v: [(i.onset, i.offset) for i in s] for v, s in found.items()},
@@ -134,6 +141,63 @@ def casme2(annotations: Path, root: Path, subjects: list[str], keep: Path | None
     if errors:
         print(f"apex error of the hits: mean {np.mean(errors):.2f} frames, max {max(errors)}")
     print(f"spotting: {seconds / minutes:.1f} s per minute of video")
+    if thresholds:
+        nested_thresholds(motions, truth, settings, thresholds)
+
+
+def nested_thresholds(
+    motions: dict[str, VideoMotion], truth: dict[str, list[tuple[int, int, int]]], settings: Settings, thresholds
+) -> None:
+    """Each threshold's F1 over all videos, and the F1 when each video (one subject's) is spotted
+    with the threshold best on the others."""
+    videos = sorted(motions)
+    true = {v: [(a, c) for a, _, c in truth[v]] for v in videos}
+    found = {
+        t: {
+            v: [(i.onset, i.offset) for i in spot_intervals(motions[v], 200, replace(settings, threshold=t))]
+            for v in videos
+        }
+        for t in thresholds
+    }
+
+    def on(t: float, chosen: list[str]):
+        return score({v: found[t][v] for v in chosen}, {v: true[v] for v in chosen})
+
+    for t in thresholds:
+        print(f"threshold {t:g} (in-sample, all videos): {on(t, videos)}")
+
+    def choose(train: np.ndarray) -> int:
+        kept = [v for v, k in zip(videos, train, strict=True) if k]
+        return int(np.argmax([on(t, kept).f1 for t in thresholds]))
+
+    chosen = nested_choices(choose, videos)
+    nested = score({v: found[thresholds[chosen[v]]][v] for v in videos}, true)
+    picks = sorted({thresholds[c] for c in chosen.values()})
+    everyone = thresholds[choose(np.ones(len(videos), dtype=bool))]
+    print(f"nested (each subject's threshold chosen on the others): {nested}; thresholds chosen {picks}")
+    print(f"the threshold all subjects choose: {everyone:g}")
+    apex_errors(motions, truth, replace(settings, threshold=everyone))
+
+
+def apex_errors(motions: dict[str, VideoMotion], truth: dict[str, list[tuple[int, int, int]]], settings) -> None:
+    """The hits' apex error with each way of placing an interval's apex, and with the way chosen on
+    the other subjects' hits (nested)."""
+    modes = ("excursion", "curve")
+    rows, subjects = [], []
+    for video, motion in motions.items():
+        spotted = {m: spot_intervals(motion, 200, replace(settings, apex=m)) for m in modes}
+        for a, b, c in truth[video]:
+            hit = [i for i in spotted[modes[0]] if iou((i.onset, i.offset), (a, c)) >= HIT_IOU]
+            if hit:  # both modes give the same intervals; only their apex differs
+                k = spotted[modes[0]].index(hit[0])
+                rows.append([abs(spotted[m][k].apex - b) for m in modes])
+                subjects.append(video)
+    table = np.array(rows, dtype=float).T
+    nested, _ = nested_errors(lambda train: table, subjects)
+    means = ", ".join(f"{m} {e.mean():.2f} (max {e.max():.0f})" for m, e in zip(modes, table, strict=True))
+    print(
+        f"apex error of the {len(rows)} hits at threshold {settings.threshold:g}: {means}; nested {nested.mean():.2f}"
+    )
 
 
 def real(video: Path, settings: Settings) -> None:
@@ -155,12 +219,14 @@ def main() -> None:
     parser.add_argument("--casme2-root", type=Path)
     parser.add_argument("--subjects", nargs="+", default=["sub01", "sub02", "sub03"])
     parser.add_argument("--keep", type=Path, help="keep the joined CASME II videos here")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[], help="choose among these, nested")
     args = parser.parse_args()
     settings = Settings()
     if args.videos:
         synthetic(args.videos, args.seconds, args.fps, args.seed, settings)
     if args.casme2:
-        casme2(args.casme2, args.casme2_root or args.casme2.parent, args.subjects, args.keep, settings)
+        root = args.casme2_root or args.casme2.parent
+        casme2(args.casme2, root, args.subjects, args.keep, settings, args.thresholds)
     if args.real:
         real(args.real, settings)
 

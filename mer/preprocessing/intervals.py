@@ -11,11 +11,14 @@ A micro-expression is a brief movement out and back: each frame scores the regio
 apex time). A head turn or a slow drift goes one way and scores nothing; a blink is in the eyes,
 left out. Runs of frames moving more than the video's noise (``activity`` robust deviations above
 its median), merged where less than ``gap`` apart, are candidates; one peaking above ``threshold``
-deviations is a movement, and one longer than ``max_duration`` (talking, chewing: motion that
-keeps coming back) is no micro-expression (hysteresis thresholding: a strong peak, then its extent
-at the weaker level). The apex is a run's peak;
-onset and offset are where the regions come within ``settle`` of the peak's displacement of the
-neutral face, the neutral face taken ``max_duration`` before and after the apex.
+deviations is a movement, and one longer than ``max_duration`` (talking, chewing: motion that keeps
+coming back) is no micro-expression (hysteresis thresholding: a strong peak, then its extent at the
+weaker level). Onset and offset are where the regions come within ``settle`` of the peak's
+displacement of the neutral face, the neutral face taken ``max_duration`` before and after the run's
+peak; the apex is then placed in onset..offset as the clip apex spotter places it
+(:func:`curve_apex`). The threshold and the apex's placement were chosen by nested subject-
+independent validation on casme2_dev's clips joined per subject (``benchmarks/spotting.py
+--thresholds``, docs/spotting.md).
 """
 
 from __future__ import annotations
@@ -31,7 +34,15 @@ from tqdm import tqdm
 from mer.data.faces import NoFaceError, face_track, transform_points
 from mer.data.frames import FrameSource, open_frames
 from mer.preprocessing.motion import to_grey
-from mer.preprocessing.regions import EYES, REGIONS, RegionMeter, excursion
+from mer.preprocessing.regions import (
+    EYES,
+    REGIONS,
+    RegionMeter,
+    apex_index,
+    excursion,
+    expression_curve,
+    region_curves,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +57,12 @@ class Settings:
     window: float = 10.0  # the face is located again every this many seconds
     reach: float = 0.15  # onset to apex of a typical micro-expression
     max_duration: float = 0.5  # the longest micro-expression (MEGC's bound)
-    threshold: float = 10.0  # a movement peaks this many robust deviations above the median excursion
+    threshold: float = 12.0  # a movement peaks this many robust deviations above the median excursion (nested choice)
     activity: float = 4.0  # and its extent is where the excursion is this many above
     gap: float = 0.2  # runs of activity closer than this (seconds) are one
     settle: float = 0.2  # onset/offset: this fraction of the apex's displacement
     work_width: int = 128  # side of the face crop the flow is computed on
+    apex: str = "curve"  # the clip apex spotter on onset..offset (nested choice), or "excursion": the run's peak
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,16 @@ def _bounds(displacement: np.ndarray, apex: int, span: int, settle: float) -> tu
     return onset, offset
 
 
+def curve_apex(displacement: np.ndarray, onset: int, offset: int, fallback: int) -> int:
+    """The apex of onset..offset as :func:`mer.preprocessing.regions.apex_index` spots a clip's
+    (the regions' apex curves from the onset under the apex prior); ``fallback`` for a span too
+    short to have a curve."""
+    if offset - onset < 2:
+        return fallback
+    segment = displacement[onset : offset + 1] - displacement[onset]
+    return onset + apex_index(expression_curve(region_curves(segment, list(REGIONS))))
+
+
 def spot_intervals(motion: VideoMotion, fps: float, settings: Settings = Settings()) -> list[Interval]:
     """The micro-expression intervals of a video, in its frame numbers, in time order."""
     score = excursion_score(motion, fps, settings)
@@ -185,6 +207,8 @@ def spot_intervals(motion: VideoMotion, fps: float, settings: Settings = Setting
             continue
         apex = start + int(np.argmax(score[start:end]))
         onset, offset = _bounds(motion.displacement[:, : len(REGIONS)], apex, span, settings.settle)
+        if settings.apex == "curve":
+            apex = curve_apex(motion.displacement[:, : len(REGIONS)], onset, offset, apex)
         n = motion.numbers
         found.append(Interval(int(n[onset]), int(n[apex]), int(n[offset]), float(score[apex] / threshold)))
     return found

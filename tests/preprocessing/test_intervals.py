@@ -37,8 +37,8 @@ def untrained_model(tmp_path):
     from omegaconf import OmegaConf
 
     from mer.checkpoint import save_checkpoint
+    from mer.compose import CONFIGS
     from mer.config import register
-    from mer.preprocessing.extract_apex import CONFIGS
 
     register()
     overrides = ["dataset.input_size=[16,16]", f"dataset.cache_dir={tmp_path}"]
@@ -80,3 +80,21 @@ def test_real_footage_runs_end_to_end_and_a_video_without_a_face_spots_nothing(t
     assert "no_face.mp4: no face found" in caplog.text
     for row in csv.DictReader((tmp_path / "single_face.mp4.csv").open()):
         assert 0 <= int(row["onset"]) <= int(row["apex"]) <= int(row["offset"]) <= 71
+
+
+def test_an_intervals_apex_by_the_clip_spotter_follows_the_hold_not_the_turn():
+    """Out by frame 10, held to 30, back by 40: the excursion peaks where the skin turns, the clip
+    spotter's apex curve over onset..offset scores the hold (the prior breaks the tie near its mean)."""
+    import numpy as np
+
+    from mer.preprocessing.intervals import curve_apex
+    from mer.preprocessing.regions import REGIONS
+
+    t = np.arange(60, dtype=float)
+    held = np.clip((t - 5) / 5, 0, 1) * np.clip((40 - t) / 10, 0, 1)
+    displacement = np.zeros((60, len(REGIONS), 2))
+    displacement[:, 0, 1] = -2 * held
+    displacement += 7.0  # where the video's summed steps stand: only motion from the onset counts
+    apex = curve_apex(displacement, 3, 42, fallback=-1)
+    assert 12 <= apex <= 28, apex
+    assert curve_apex(displacement, 3, 4, fallback=-1) == -1
