@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 #: Input kinds by the tensor a model gets: clips are ``C x T x H x W``, images ``C x H x W``.
 CLIP_KINDS, IMAGE_KINDS = ("clips", "flow_clip"), ("flow", "images")
@@ -162,6 +162,43 @@ def check_command_line(overrides: Sequence[str], config_dir: Path, config_name: 
     choices = [o for o in overrides if (p := _split(o)) is not None and p[0] in groups and "," not in p[1]]
     with initialize_config_dir(config_dir=str(config_dir.resolve()), version_base="1.3"):
         check_keys(overrides, compose(config_name, overrides=choices), groups)
+        check_values(overrides, lambda plain: compose(config_name, overrides=plain))
+
+
+def check_values(overrides: Sequence[str], compose: Callable[[list[str]], DictConfig]) -> None:
+    """A value of the wrong type (``trainer.epochs=two``) and a mandatory value left unset
+    (``dataset=casme2`` without ``dataset.root``), each as one line: Hydra would print its merge
+    error over several lines, or a traceback once the run reads the missing value. Sweeps
+    (``seed=0,1,2``, ``range(...)``) are Hydra's to expand and are left out of the trial."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = [o for o in overrides if "=" in o and not o.startswith("-")]  # flags: -m, --cfg job, ...
+    plain = [o for o in overrides if (p := _split(o)) is None or not re.search(r"[,(]", p[1])]
+    try:
+        cfg = compose(plain)
+    except (HydraException, OmegaConfBaseException) as error:
+        cause = error.__cause__ or error
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        bad = next((o for o in plain if o in str(error)), None)
+        raise ConfigError(f"{bad + ': ' if bad else ''}{lines[0] if lines else type(cause).__name__}") from None
+    given = {p[0].lstrip("+~") for o in overrides if (p := _split(o)) is not None}
+    missing = [key for key in missing_values(cfg) if key not in given]
+    if missing:
+        unset = ", ".join(missing)
+        raise ConfigError(f"{unset}: not set; give {missing[0]}=... on the command line (see docs/datasets.md)")
+
+
+def missing_values(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """Dotted keys of ``cfg`` whose value is ``???``, found without resolving interpolations (which
+    would stop at the first one that reads a missing value)."""
+    found = []
+    for key in cfg.keys():
+        if OmegaConf.is_missing(cfg, key):
+            found.append(f"{prefix}{key}")
+        elif isinstance(node := cfg._get_node(key), DictConfig):
+            found.extend(missing_values(node, f"{prefix}{key}."))
+    return found
 
 
 def path_or_overrides(

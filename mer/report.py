@@ -101,7 +101,10 @@ def significance(runs: Sequence[Path], resamples: int) -> str | None:
     if missing:
         return f"significance: not tested, no predictions.csv in {', '.join(missing)}"
     predictions = lambda members: [read_fold(Path(m["run"]) / "predictions.csv") for m in members]  # noqa: E731
-    difference = paired_bootstrap(predictions(a), predictions(b), a[0]["classes"], resamples=resamples)
+    try:
+        difference = paired_bootstrap(predictions(a), predictions(b), a[0]["classes"], resamples=resamples)
+    except ValueError as error:  # runs of other subjects: the table stands, the test cannot be made
+        return f"significance: not tested, {error}"
     return difference.sentence(label_a, label_b)
 
 

@@ -152,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     columns = [*COLUMNS, *(("class", "probability") if classifier is not None else ())]
     write_or_print_csv(args.out, columns, ([row[c] for c in columns] for row in rows))
+    if not rows:
+        print(
+            f"no interval spotted in {len(found)} video(s): no movement peaked {settings.threshold:g} robust "
+            "deviations above the video's noise (--threshold sets it)",
+            file=sys.stderr,
+        )
     if args.out:
         print(f"{len(rows)} interval(s) in {len(found)} video(s): {args.out}")
     if overrides:

@@ -32,9 +32,11 @@ def test_a_mistyped_group_choice_or_key_names_the_fix(overrides, message):
     "overrides",
     [
         ["dataset=casme2", "dataset.root=/r", "dataset.annotations=/a.xlsx", "dataset/classes=megc3"],
-        ["dataset=dfme_split", "dataset.test_sheets={test_a:/t.xlsx}", "evaluation=split"],
+        ["dataset=dfme_split", "dataset.root=/r", "dataset.annotations=/a.xlsx", "dataset.test_sheets={test_a:/t.xlsx}"]
+        + ["evaluation=split"],
         ["model=r3d,transformer", "--multirun", "hydra.run.dir=/tmp/x", "seed=2", "+trainer.extra=1"],
-        ["dataset=megc2019_flow", "dataset.samples.au_sheets={casme2:/s.xlsx}", "trainer.optimizer.lr=3e-4"],
+        ["dataset=megc2019_flow", "dataset.root=/r", "dataset.samples.au_sheets={casme2:/s.xlsx}"]
+        + ["trainer.optimizer.lr=3e-4"],
     ],
 )
 def test_correct_command_lines_pass(overrides):
@@ -86,3 +88,16 @@ def test_one_path_or_dataset_overrides_never_both(inputs, expected, capsys):
     with pytest.raises(SystemExit):
         path_or_overrides(inputs, parser, "VIDEO")
     assert "give one VIDEO, or dataset= overrides" in capsys.readouterr().err
+
+
+def test_a_value_of_the_wrong_type_and_an_unset_root_are_one_line_each():
+    from mer.compose import CONFIGS
+
+    with pytest.raises(ConfigError) as wrong:
+        check_command_line(["trainer.epochs=two"], CONFIGS)
+    assert str(wrong.value).startswith("trainer.epochs=two: ") and "\n" not in str(wrong.value)
+    with pytest.raises(ConfigError, match=r"^dataset.root, dataset.annotations: not set") as unset:
+        check_command_line(["dataset=casme2"], CONFIGS)
+    assert "\n" not in str(unset.value)
+    check_command_line(["-m", "dataset=casme2", "dataset.root=a,b", "dataset.annotations=s.xlsx"], CONFIGS)  # a sweep
+    check_command_line(["--multirun", "seed=0,1", "trainer.epochs=2"], CONFIGS)

@@ -62,5 +62,5 @@ def test_a_folder_for_another_input_or_class_set_is_refused_naming_the_key(expor
 def test_the_tool_refuses_a_missing_key_in_one_line(tmp_path, capsys):
     assert export(["--out", str(tmp_path / "x"), "dataset=casme2", "dataset.root=/nonexistent"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "dataset.samples.annotations" in err
+    assert err.count("\n") == 1 and "dataset.annotations: not set" in err
     assert not (tmp_path / "x").exists()

@@ -119,6 +119,9 @@ def test_a_clearly_better_group_is_more_than_chance_and_identical_runs_are_not(t
     write_predictions(b, {s: right[s] for s in subjects[:6]})
     with pytest.raises(ValueError, match="held out different subjects"):
         paired_bootstrap([read(a0)], [read(b)], ["negative", "positive", "surprise"])
+    assert main([str(a0), str(b)]) == 0  # unpaired runs: the table, and why there is no test
+    printed = capsys.readouterr().out
+    assert "| r3d_18" in printed and "significance: not tested, the runs held out different subjects" in printed
 
 
 def read(run):

@@ -73,11 +73,12 @@ REAL = SHARED_DATA / "real_video"
 
 
 @pytest.mark.skipif(not (REAL / "single_face.mp4").is_file(), reason="../shared/data/real_video not present")
-def test_real_footage_runs_end_to_end_and_a_video_without_a_face_spots_nothing(tmp_path, caplog):
+def test_real_footage_runs_end_to_end_and_a_video_without_a_face_spots_nothing(tmp_path, caplog, capsys):
     for name in ("single_face.mp4", "no_face.mp4"):
         assert spot_main([str(REAL / name), "--out", str(tmp_path / f"{name}.csv")]) == 0
     assert list(csv.DictReader((tmp_path / "no_face.mp4.csv").open())) == []
     assert "no_face.mp4: no face found" in caplog.text
+    assert "no interval spotted in 1 video(s)" in capsys.readouterr().err  # not a bare CSV header
     for row in csv.DictReader((tmp_path / "single_face.mp4.csv").open()):
         assert 0 <= int(row["onset"]) <= int(row["apex"]) <= int(row["offset"]) <= 71
 
