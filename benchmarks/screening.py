@@ -1,0 +1,294 @@
+"""The screening of issue 25, as markdown from run directories: what each loss, schedule and method adds to r3d.
+
+    python benchmarks/screening.py ROOT > docs/screening.md
+    python benchmarks/screening.py --plan   # the planned configurations, "<name> <overrides>" a line
+
+``ROOT/<classes>/<config>/s<seed>/`` is one run (``python -m mer.train dataset=features
+dataset.root=<casme2_dev features> dataset/classes=<classes> model=r3d seed=<seed> <overrides>
+hydra.run.dir=ROOT/<classes>/<config>/s<seed>``); a run a config refused or that failed leaves
+``ROOT/<classes>/<config>/s<seed>.failed`` (its exit status and last log line) beside it.
+
+One table per class set, one row per configuration: UF1 and UAR mean +- sample std over seeds
+(:func:`seed_table.spread`), each seed's UF1, minutes a run, and the paired bootstrap over held-out
+subjects against ``default`` (:func:`mer.evaluation.significance.paired_bootstrap`, as
+``python -m mer.report`` calls it with several runs a side: each side's seeds pooled), on the seeds
+both have. Every planned configuration gets a row, run or not, so a missing one shows; every figure
+is read from the runs, never typed, and the header says when the page is partial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts, also when loaded by path
+
+import seed_table  # noqa: E402
+
+from mer.evaluation.loso import read_fold  # noqa: E402
+from mer.evaluation.significance import Difference, paired_bootstrap  # noqa: E402
+
+CLASS_SETS = {"megc3": "MEGC 3 classes (negative, positive, surprise)", "casme2_5": "CASME II 5 classes"}
+BASELINE = "default"
+# The issue's switches, each alone on the default recipe (loss=ce, schedule=standard, every method off).
+PLAN = {
+    BASELINE: "",
+    **{f"loss_{loss}": f"loss={loss}" for loss in ("weighted_ce", "focal", "cb_focal", "ldam", "crl")},
+    **{f"schedule_{s}": f"schedule={s}" for s in ("drw", "progressive")},
+    **{m: f"methods.{m}.enabled=true" for m in ("uncertainty", "eac", "au", "confidence", "dan")},
+}
+SEEDS = (0, 1, 2)  # the screening's seeds; a combination is confirmed on 3-5
+RESAMPLES = 2000  # as python -m mer.report
+HEADER = ["config", "overrides", "seeds", "UF1", "UAR", "UF1 by seed", "minutes a run"]
+HEADER += ["UF1 − default, 95% interval, p (paired seeds)"]
+
+
+@dataclass
+class Config:
+    """One configuration's runs in one class set: finished runs by seed, failure notes, unfinished dirs."""
+
+    name: str
+    runs: dict[int, Path]
+    failed: dict[int, str]
+    unfinished: list[str]
+
+    def results(self) -> list[dict]:
+        return [json.loads((self.runs[s] / "results.json").read_text()) for s in sorted(self.runs)]
+
+
+def read_config(directory: Path) -> Config:
+    runs, failed, unfinished = {}, {}, []
+    for run in sorted(directory.glob("s*")):
+        if run.is_dir() and (run / "results.json").is_file():
+            runs[json.loads((run / "results.json").read_text())["seed"]] = run
+        elif run.is_dir():
+            unfinished.append(run.name)
+        elif run.suffix == ".failed":
+            failed[int(run.stem.removeprefix("s"))] = run.read_text().strip().splitlines()[-1]
+    return Config(directory.name, runs, failed, [u for u in unfinished if f"{u}.failed" not in failed])
+
+
+def overrides(run: Path) -> list[str]:
+    """The command-line overrides Hydra recorded for a run (``.hydra/overrides.yaml``)."""
+    path = run / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(path)] if path.is_file() else []
+
+
+def own_overrides(config: Config, baseline: Config | None) -> str:
+    """What a configuration sets beyond the baseline's command line (the planned ones if it has no run)."""
+    if not config.runs:
+        return PLAN.get(config.name, "?")
+    common = {o.split("=")[0] for run in (baseline.runs.values() if baseline else []) for o in overrides(run)}
+    common |= {"seed", "hydra.run.dir"}
+    own = [o for o in overrides(next(iter(config.runs.values()))) if o.split("=")[0] not in common]
+    return " ".join(own) or "–"
+
+
+def paired(config: Config, baseline: Config, classes: Sequence[str]) -> tuple[Difference, list[int]] | None:
+    """The paired bootstrap of ``config`` minus the baseline on the seeds both ran, each side's seeds pooled."""
+    seeds = sorted(set(config.runs) & set(baseline.runs))
+    if not seeds:
+        return None
+    predictions = lambda c: [read_fold(c.runs[s] / "predictions.csv") for s in seeds]  # noqa: E731
+    return paired_bootstrap(predictions(config), predictions(baseline), classes, resamples=RESAMPLES), seeds
+
+
+def difference_cell(config: Config, baseline: Config | None, classes: Sequence[str]) -> str:
+    if config.name == BASELINE or baseline is None or not config.runs:
+        return "–"
+    found = paired(config, baseline, classes)
+    if found is None:
+        return "no seed in common with default"
+    d, seeds = found
+    mark = "**" if d.p_value < 1 - d.level else ""
+    return (
+        f"{mark}{d.observed:+.3f} [{d.low:+.3f}, {d.high:+.3f}], p = {d.p_value:.3f}{mark} "
+        f"({','.join(map(str, seeds))})"
+    )
+
+
+def row(config: Config, baseline: Config | None) -> list[str]:
+    notes = [f"s{s}: {line}" for s, line in sorted(config.failed.items())]
+    notes += [f"{u}: unfinished" for u in config.unfinished]
+    name = config.name + (" ⚠ " + "; ".join(notes) if notes else "")
+    if not config.runs:
+        return [name, own_overrides(config, baseline), "0", *(["not run"] * 4), "–"]
+    results = config.results()
+    uf1, uar = [r["uf1"] for r in results], [r["uar"] for r in results]
+    partial = [f"s{r['seed']}: {r['partial']}" for r in results if r.get("partial")]
+    if partial:
+        name += " ⚠ partial: " + "; ".join(partial)
+    return [
+        name,
+        own_overrides(config, baseline),
+        ",".join(str(s) for s in sorted(config.runs)),
+        seed_table.spread(uf1),
+        seed_table.spread(uar),
+        ", ".join(f"{u:.3f}" for u in uf1),
+        f"{statistics.mean(r['seconds'] for r in results) / 60:.1f}",
+        difference_cell(config, baseline, results[0]["classes"]),
+    ]
+
+
+def configs(root: Path) -> list[Config]:
+    """The planned configurations in plan order, run or not, then any other found under ``root``."""
+    found = {d.name for d in root.iterdir() if d.is_dir()} if root.is_dir() else set()
+    names = [*PLAN, *sorted(found - set(PLAN))]
+    return [read_config(root / n) if n in found else Config(n, {}, {}, []) for n in names]
+
+
+def table(root: Path) -> list[str]:
+    listed = configs(root)
+    baseline = next((c for c in listed if c.name == BASELINE and c.runs), None)
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    return lines + ["| " + " | ".join(row(c, baseline)) + " |" for c in listed]
+
+
+def all_results(root: Path) -> list[tuple[Path, dict]]:
+    return [(p.parent, json.loads(p.read_text())) for p in sorted(root.glob("*/*/s*/results.json"))]
+
+
+def run_facts(root: Path) -> list[str]:
+    """What the runs themselves say about where they ran, on what, from which commit."""
+    found = all_results(root)
+    if not found:
+        return ["No finished run yet."]
+    commits = sorted({r.get("git_commit", "?")[:10] for _, r in found})
+    fingerprints = sorted({r.get("data_fingerprint", "?") for _, r in found})
+    devices = sorted({line.split(" folds on ")[-1].strip() for run, _ in found for line in _first_line(run)})
+    roots, epochs, subjects = set(), set(), set()
+    for run, r in found:
+        config = OmegaConf.load(run / "config_resolved.yaml")
+        roots.add(str(config.dataset.root))
+        epochs.add(str(config.trainer.epochs))
+        subjects.add(f"{r['num_folds']} folds, {r['num_samples']} samples")
+        provenance = Path(config.dataset.root) / "provenance.json"
+        if provenance.is_file():
+            roots.add(f"computed from {json.loads(provenance.read_text())['dataset']['root']}")
+    selections = sorted({r["selection"].split(":")[0] for _, r in found})
+    baseline = sorted(
+        {
+            " ".join(o for o in overrides(run) if o.split("=")[0] not in ("seed", "hydra.run.dir"))
+            for run, _ in found
+            if run.parent.name == BASELINE
+        }
+    )
+    return [
+        f"- Runs read: {len(found)}; model R3D on flow-clip features ({'; '.join(sorted(roots))}).",
+        f"- Per class set, LOSO over casme2_dev's subjects: {'; '.join(sorted(subjects))}; epochs {', '.join(epochs)}; "
+        f"weights scored: {', '.join(selections)} (nothing selected on a held-out subject).",
+        "- `default` is `python -m mer.train` with: "
+        + "; ".join(f"`{b}`" for b in baseline)
+        + " (the command lines Hydra recorded); each other row adds its overrides.",
+        f"- Device of the runs (their train.log): {', '.join(devices) or '?'}; commit(s) the runs recorded: "
+        f"{', '.join(commits)}{_changed(commits)}; data fingerprint(s): {', '.join(fingerprints)}.",
+    ]
+
+
+def _changed(commits: list[str]) -> str:
+    """Which of mer/ changed between the runs' commits (git's order), so a reader sees whether it matters."""
+    if len(commits) < 2:
+        return ""
+    try:
+        ordered = subprocess.run(
+            ["git", "rev-list", "--no-walk", "--date-order", *commits], capture_output=True, text=True, check=True
+        ).stdout.split()
+        changed = subprocess.run(
+            ["git", "diff", "--name-only", ordered[-1], ordered[0], "--", "mer"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return " (not in this checkout's history: what changed between them unknown)"
+    return f" (mer/ files changed from the first to the last: {', '.join(changed) or 'none'})"
+
+
+def _first_line(run: Path) -> list[str]:
+    log = run / "train.log"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return [line for line in lines[:5] if " folds on " in line]
+
+
+def _git_head() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return out.stdout.strip()
+
+
+def incomplete(root: Path) -> list[str]:
+    """Why the page is partial: each class set or configuration short of the plan's seeds."""
+    out = []
+    for classes in CLASS_SETS:
+        listed = configs(root / classes)
+        short = [c.name for c in listed if c.name in PLAN and not set(SEEDS) <= set(c.runs) | set(c.failed)]
+        if len(short) == len(PLAN) and not any(c.runs for c in listed):
+            out.append(f"{classes}: not run")
+        elif short:
+            out.append(
+                f"{classes}: {len(short)} of {len(PLAN)} configurations short of seeds {SEEDS}: {', '.join(short)}"
+            )
+    if not any(c.name not in PLAN and c.runs for classes in CLASS_SETS for c in configs(root / classes)):
+        out.append("no combination of the switches run, none confirmed on seeds 3-5")
+    return out
+
+
+def page(root: Path, machine: str) -> str:
+    missing = incomplete(root)
+    head = [
+        "# Screening: losses, schedules and methods on r3d (issue 25)",
+        "",
+        "Generated by `python benchmarks/screening.py "
+        f"{root}` on {datetime.date.today().isoformat()} at commit {_git_head()} ({machine}); "
+        "see the script's docstring for how each run was made.",
+        "",
+        *run_facts(root),
+        "- No setting was chosen on any subject outside casme2_dev: every run trains and holds out "
+        "casme2_dev's subjects only, and the default recipe and the switches' settings are the configs' own.",
+        "- UF1 and UAR: mean ± sample std over seeds. Paired column: UF1 of the config minus `default`, "
+        f"on the seeds both ran, the two sides' seeds pooled as `python -m mer.report` does; {RESAMPLES} "
+        "resamples of the held-out subjects, 95% interval, two-sided p; bold where p < 0.05. "
+        "Not corrected for the number of switches compared. Minutes a run: the run's own wall time "
+        "(results.json `seconds`), which on a shared machine moves with the load.",
+        "",
+    ]
+    if missing:
+        head += ["**Partial: these numbers are not the screening the issue asks for.**", ""]
+        head += [f"- {m}" for m in missing] + [""]
+    body = []
+    for classes, title in CLASS_SETS.items():
+        body += [f"## {title} (`dataset/classes={classes}`)", ""]
+        body += table(root / classes) if (root / classes).is_dir() else ["Not run."]
+        body += [""]
+    return "\n".join(head + body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, nargs="?")
+    parser.add_argument("--plan", action="store_true", help="print the planned configurations and exit")
+    args = parser.parse_args()
+    if args.plan:
+        print("\n".join(f"{name} {o}".strip() for name, o in PLAN.items()))
+        return
+    if args.root is None:
+        parser.error("give the runs root, or --plan")
+    from clip_models import cpu_name  # imports cv2 and mer.data: only for the page
+
+    print(page(args.root, f"{cpu_name()}, {os.cpu_count()} cores"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""benchmarks/screening.py: the table's figures are the runs' own, the paired column is mer.report's bootstrap."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("screening", ROOT / "benchmarks" / "screening.py")
+screening = sys.modules["screening"] = importlib.util.module_from_spec(spec)  # a script, not a package
+spec.loader.exec_module(screening)
+
+CLASSES = ["negative", "positive"]
+# Two held-out subjects, two clips each: (subject, label, prediction).
+RIGHT = [("s1", "negative", "negative"), ("s1", "positive", "positive")]
+RIGHT += [("s2", "negative", "negative"), ("s2", "positive", "positive")]
+ONE_WRONG = RIGHT[:2] + [("s2", "negative", "positive"), ("s2", "positive", "positive")]
+
+
+def _run(
+    root: Path, config: str, seed: int, rows: list, uf1: float, uar: float, seconds: float, extra: str = ""
+) -> None:
+    run = root / "megc3" / config / f"s{seed}"
+    (run / ".hydra").mkdir(parents=True)
+    results = {"uf1": uf1, "uar": uar, "seconds": seconds, "seed": seed, "classes": CLASSES, "partial": None}
+    results |= {"num_folds": 2, "num_samples": 4, "selection": "last_epoch: ...", "git_commit": "abcdef0123456"}
+    (run / "results.json").write_text(json.dumps(results))
+    (run / "config_resolved.yaml").write_text(f"dataset:\n  root: {root}/features\ntrainer:\n  epochs: 100\n")
+    lines = [f"{s}/c{i},{s}/c{i},{s},casme2,{label},{pred},f" for i, (s, label, pred) in enumerate(rows)]
+    (run / "predictions.csv").write_text("id,clip,subject,dataset,label,prediction,fold\n" + "\n".join(lines) + "\n")
+    overrides = ["dataset=features", "model=r3d", f"seed={seed}", *([extra] if extra else [])]
+    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+
+
+def test_table_reads_the_runs_and_pairs_against_default(tmp_path):
+    _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 120.0)
+    _run(tmp_path, "default", 1, RIGHT, 0.9, 0.8, 180.0)
+    _run(tmp_path, "loss_focal", 0, ONE_WRONG, 0.7333, 0.75, 60.0, extra="loss=focal")
+    (tmp_path / "megc3" / "au").mkdir()
+    (tmp_path / "megc3" / "au" / "s0.failed").write_text("exit 1\nConfigError: methods.au needs action units\n")
+    lines = screening.table(tmp_path / "megc3")
+    cells = [line[2:-2].split(" | ") for line in lines[2:]]
+    rows = {c[0].split(" ⚠")[0]: c for c in cells}
+    assert rows["default"][1:8] == ["–", "0,1", "0.950 ± 0.071", "0.900 ± 0.141", "1.000, 0.900", "2.5", "–"]
+    focal = rows["loss_focal"]
+    assert focal[1:7] == ["loss=focal", "0", "0.733 (1 seed)", "0.750 (1 seed)", "0.733", "1.0"]
+    # seed 0 both sides: macro F1 of [[1, 1], [0, 2]] (0.733) minus 1.0
+    assert focal[7].startswith("-0.267 [") and focal[7].endswith("(0)")
+    assert "ConfigError: methods.au needs action units" in lines[2 + list(screening.PLAN).index("au")]
+    assert rows["schedule_drw"][1:4] == ["schedule=drw", "0", "not run"]
+    assert {len(line.split("|")) for line in lines} == {len(screening.HEADER) + 2}
+
+
+def test_page_says_it_is_partial(tmp_path):
+    _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 120.0)
+    page = screening.page(tmp_path, "test machine")
+    assert "**Partial" in page and "casme2_5: not run" in page and "none confirmed on seeds 3-5" in page
+    assert "commit(s) the runs recorded: abcdef0123" in page
+
+
+@pytest.mark.parametrize("name", ["default", "loss_crl", "schedule_progressive", "dan"])
+def test_plan_names_the_issues_switches(name):
+    assert name in screening.PLAN
