@@ -45,6 +45,7 @@ from mer.evaluation.loso import (
     run_folds,
 )
 from mer.evaluation.report import finish_run
+from mer.methods.model import NAMES as METHOD_NAMES
 from mer.methods.model import with_methods
 from mer.provenance import data_fingerprint, git_commit
 from mer.seeding import seed_everything
@@ -441,7 +442,8 @@ def run(cfg: DictConfig, run_dir: Path, folds_dir: Path | None = None) -> dict:
         raise ConfigError("trainer.final_fit with methods.dan: mer.predict cannot rebuild DAN's heads yet")
     run_dir.mkdir(parents=True, exist_ok=True)
     experiment = Experiment.from_config(cfg)
-    experiment.new_model(range(len(experiment.samples)), cfg.seed)  # methods the model cannot take: before any file
+    if any(experiment.methods[name]["enabled"] for name in METHOD_NAMES):  # what the model cannot take: before any file
+        experiment.new_model(range(len(experiment.samples)), cfg.seed)
     samples = experiment.samples
     all_folds = make_folds(samples, protocol=cfg.evaluation.protocol, num_folds=cfg.evaluation.num_folds, seed=cfg.seed)
     folds = _chosen_folds(cfg, all_folds)

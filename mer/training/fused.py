@@ -303,10 +303,15 @@ def _source(job: FoldJob, runtime, norm, augment, batch_size, num_classes, in_me
 class _FoldNoise:
     """Each fold's dropout uniforms for a step, drawn outside vmap from the fold's own dropout
     generator in the order the fold draws them alone (which draws a forward pass makes is recorded
-    once a batch size, on a copy of the model), stacked fold by fold."""
+    once a batch size), stacked fold by fold.
+
+    The recording runs on the first fold's own module, not a copy (a copy of a large model on a GPU
+    costs its size again): training reads only the stacked tensors, and :meth:`_Stack.write_back`
+    overwrites every parameter and buffer of that module afterwards, BatchNorm statistics included.
+    """
 
     def __init__(self, model: nn.Module, generators: Sequence[torch.Generator]):
-        self.probe = copy.deepcopy(model)
+        self.probe = model
         self.generators = generators
         self.draws: dict[int, list[Draw]] = {}
 
