@@ -1,13 +1,14 @@
 """A temporal transformer: a per-frame encoder, then self-attention over time.
 
 With ``frame_encoder="cnn"`` each frame becomes one token (cheap, suits long high-frame-rate
-sequences); with ``"patch"`` each frame becomes a grid of patch tokens and attention runs over
-space and time. ``keep_tokens`` applies attentive token pooling (APViT's ATP, Xue et al. 2022):
-after ``pool_after`` blocks only the tokens the class token attends to most are kept, which cuts
-the cost of the remaining blocks without learnable parameters. ``pooling`` chooses what the head
-sees: the class token (``"cls"``) or a learned query's attention over all tokens (``"query"``, as
-Set Transformer's PMA pools), which weighs the tokens by their content at the last block rather
-than through the class token's path through every block.
+sequences), or a ``frame_grid x frame_grid`` grid of tokens, so that attention sees where on the
+face the motion is (one token a frame averages the whole face); with ``"patch"`` each frame becomes
+a grid of patch tokens and attention runs over space and time. ``keep_tokens`` applies attentive
+token pooling (APViT's ATP, Xue et al. 2022): after ``pool_after`` blocks only the tokens the class
+token attends to most are kept, which cuts the cost of the remaining blocks without learnable
+parameters. ``pooling`` chooses what the head sees: the class token (``"cls"``) or a learned query's
+attention over all tokens (``"query"``, as Set Transformer's PMA pools), which weighs the tokens by
+their content at the last block rather than through the class token's path through every block.
 
 For the training methods (:mod:`mer.methods`) the model is split as a CNN is: the normalised token
 sequence is the feature map, the pooling its embedding, the head its classifier, and each token's
@@ -25,17 +26,17 @@ from mer.models.batched import under_vmap
 
 
 class FrameCNN(nn.Module):
-    """Three strided conv layers and global pooling: one ``dim`` token per frame."""
+    """Three strided conv layers pooled to a ``grid x grid`` map: ``grid**2`` ``dim`` tokens per frame."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, grid: int = 1):
         super().__init__()
         layers, channels = [], [3, dim // 4, dim // 2, dim]
         for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU()]
-        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(grid), nn.Flatten(2))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.net(frames).unsqueeze(1)
+        return self.net(frames).transpose(1, 2)
 
 
 class PatchEmbedding(nn.Module):
@@ -102,7 +103,8 @@ POOLINGS = ("cls", "query")
 
 class TemporalTransformer(nn.Module):
     """``B x C x T x H x W`` clips to ``B x num_classes`` logits; ``pooling`` (keyword-only): ``"cls"``
-    (the class token, the default) or ``"query"`` (:class:`QueryPooling`)."""
+    (the class token, the default) or ``"query"`` (:class:`QueryPooling`); ``frame_grid``: the per-frame
+    CNN's tokens a side (1: one token a frame)."""
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class TemporalTransformer(nn.Module):
         num_frames: int,
         input_size: Sequence[int],
         frame_encoder: str = "cnn",
+        frame_grid: int = 1,
         patch_size: int = 8,
         dim: int = 128,
         depth: int = 4,
@@ -125,7 +128,9 @@ class TemporalTransformer(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if frame_encoder == "cnn":
-            self.encoder, grid = FrameCNN(dim), (1, 1)
+            if frame_grid < 1:
+                raise ValueError(f"frame_grid is a positive number of tokens a side, got {frame_grid}")
+            self.encoder, grid = FrameCNN(dim, frame_grid), (frame_grid, frame_grid)
         elif frame_encoder == "patch":
             self.encoder = PatchEmbedding(dim, patch_size)
             grid = (input_size[0] // patch_size, input_size[1] // patch_size)

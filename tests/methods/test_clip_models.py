@@ -143,12 +143,26 @@ def test_each_switch_wraps_the_transformer_its_tokens_as_the_feature_map(variant
 
 
 def test_transformer_class_maps_lie_on_its_space_time_token_grid():
-    for settings, grid in (({}, (4, 1, 1)), ({"frame_encoder": "patch", "patch_size": 4}, (4, 4, 4))):
+    cases = (({}, (4, 1, 1)), ({"frame_grid": 2}, (4, 2, 2)), ({"frame_encoder": "patch", "patch_size": 4}, (4, 4, 4)))
+    for settings, grid in cases:
         net = transformer(**settings).eval()
         fmap = net.feature_map(torch.randn(2, 3, 4, 16, 16))
         assert fmap.shape == (2, 16, 1 + math.prod(grid))
         assert net.class_maps(fmap).shape == (2, 3, *grid)
     assert transformer(frame_encoder="patch", patch_size=4, keep_tokens=0.5, pool_after=1).class_maps is None
+
+
+def test_frame_grid_tokens_see_their_own_part_of_the_face():
+    net = transformer(frame_grid=2).eval()
+    x = torch.randn(1, 3, 4, 16, 16)
+    moved = x.clone()
+    moved[..., 15, 15] += 5.0  # the bottom-right pixel of every frame
+    before, after = net.tokens(x), net.tokens(moved)  # 1 x (4 frames * 2 * 2) x D, time-major
+    changed = (after - before).abs().amax(-1).view(4, 2, 2) > 1e-6
+    # the top-left token's receptive field (input pixels 0..7) does not reach the moved pixel
+    assert changed[:, 1, 1].all() and not changed[:, 0, 0].any()
+    with pytest.raises(ValueError, match="frame_grid"):
+        transformer(frame_grid=0)
 
 
 def test_query_pooling_is_an_option_that_leaves_the_default_as_it_was():
