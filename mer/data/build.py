@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from mer.data.face_stage import FaceStage
 from mer.data.features import FeatureDataset
 from mer.data.flow import FlowClipDataset, FlowDataset
 from mer.data.frames import FrameReadError, open_frames
-from mer.data.sampling import key_frames, resolve_apex
+from mer.data.sampling import FRAME_KINDS, input_frames
 
 KINDS = ("clips", "flow", "flow_clip", "images", "features")
 
@@ -76,37 +77,28 @@ def build_dataset(
         raise ValueError(f"dataset.kind={kind} keeps its flow on disk: give a cache directory")
     if kind == "flow":
         return FlowDataset(samples, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
-    sampling = _sampling(dataset)
-    common = dict(strategy=sampling.strategy, num_frames=sampling.num_frames, stride=sampling.stride)
+    common = _sampling(dataset)
     if kind == "flow_clip":
         return FlowClipDataset(samples, **common, size=size, cache_dir=cache_dir, algorithm=algorithm, face=face)
-    return ClipDataset(
-        samples, **common, curves_dir=sampling.curves_dir, size=size, cache=cache, cache_dir=cache_dir, face=face
-    )
+    return ClipDataset(samples, **common, size=size, cache=cache, cache_dir=cache_dir, face=face)
 
 
-def _sampling(dataset: Mapping) -> SamplingConfig:
-    """The dataset's key-frame sampling, typed (a misspelt key fails here) and checked."""
+def _sampling(dataset: Mapping) -> dict:
+    """The dataset's key-frame sampling, typed (a misspelt key fails here) and checked, as the keyword
+    arguments of the frame datasets and :func:`~mer.data.sampling.input_frames`."""
     sampling = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SamplingConfig), dict(dataset["sampling"])))
     if sampling.strategy == "onset_apex_offset" and sampling.num_frames != 3:
         raise ValueError("sampling strategy onset_apex_offset gives 3 frames: set dataset.sampling.num_frames=3")
-    return sampling
+    return dataclasses.asdict(sampling)
 
 
 def frames_read(sample: Sample, dataset: Mapping) -> list[int]:
     """The frame numbers of ``sample`` that :func:`build_dataset` with ``dataset`` decodes to make its
-    input, as each dataset class picks them (none for ready-made images and features)."""
+    input (:func:`~mer.data.sampling.input_frames`; none for ready-made images and features)."""
     kind = dataset.get("kind", "clips")
-    if kind in ("images", "features"):
+    if kind not in FRAME_KINDS:
         return []
-    if kind == "flow":
-        return [sample.onset, resolve_apex(sample.onset, sample.apex, sample.offset)]
-    sampling = _sampling(dataset)
-    curves = sampling.curves_dir if kind == "clips" else None
-    numbers = key_frames(
-        sample, sampling.strategy, num_frames=sampling.num_frames, stride=sampling.stride, curves_dir=curves
-    )
-    return [sample.onset, *numbers] if kind == "flow_clip" else numbers
+    return input_frames(sample, kind) if kind == "flow" else input_frames(sample, kind, **_sampling(dataset))
 
 
 def decodable(samples: Sequence[Sample], dataset: Mapping, *, on_bad_row: str | None, notes: list[str]) -> list[Sample]:

@@ -14,7 +14,7 @@ from mer.data.annotations import Sample
 from mer.data.cache import DiskClipCache, cache_key
 from mer.data.face_stage import FaceStage
 from mer.data.frames import open_frames
-from mer.data.sampling import key_frames
+from mer.data.sampling import input_frames
 
 
 class ClipDataset(Dataset):
@@ -73,8 +73,14 @@ class ClipDataset(Dataset):
         return len(self.samples)
 
     def frame_numbers(self, index: int) -> list[int]:
-        s = self.samples[index]
-        return key_frames(s, self.strategy, num_frames=self.num_frames, stride=self.stride, curves_dir=self.curves_dir)
+        return input_frames(
+            self.samples[index],
+            "clips",
+            strategy=self.strategy,
+            num_frames=self.num_frames,
+            stride=self.stride,
+            curves_dir=self.curves_dir,
+        )
 
     def clip(self, index: int) -> torch.Tensor:
         """The sampled, resized frames of one sample, ``T x H x W x 3`` uint8."""

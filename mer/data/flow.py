@@ -31,7 +31,7 @@ from mer.data.annotations import Sample
 from mer.data.cache import DiskClipCache, cache_key
 from mer.data.face_stage import FaceStage
 from mer.data.frames import open_frames
-from mer.data.sampling import key_frames, resolve_apex
+from mer.data.sampling import input_frames
 
 log = logging.getLogger(__name__)
 
@@ -216,14 +216,14 @@ class FlowDataset(_CachedFeatures):
         )
 
     def compute(self, index: int) -> np.ndarray:
-        s = self.samples[index]
-        onset, apex = self.read(index, [s.onset, resolve_apex(s.onset, s.apex, s.offset, clip=str(s.path))])
+        onset, apex = self.read(index, input_frames(self.samples[index], "flow"))
         return flow_image(onset, apex, size=self.size, algorithm=self.algorithm)[None]
 
 
 class FlowClipDataset(_CachedFeatures):
     """Each sample's flow clip, ``T x H x W x 3`` uint8: the flow from the onset to each key frame the
-    sampling strategy picks (see :func:`flow_clip`)."""
+    sampling strategy picks (see :func:`flow_clip`); the ``motion`` strategy reads its curves from
+    ``curves_dir``."""
 
     kind = "flow_clip"
 
@@ -236,10 +236,14 @@ class FlowClipDataset(_CachedFeatures):
         size: Sequence[int],
         cache_dir: str | Path,
         stride: int = 1,
+        curves_dir: str | Path | None = None,
         algorithm: str = "tvl1",
         face: FaceStage | None = None,
     ):
         self.strategy, self.num_frames, self.stride, self.algorithm = strategy, num_frames, stride, algorithm
+        self.curves_dir = curves_dir
+        # the curves shape only motion-sampled clips: other caches keep their keys
+        curves = {"curves": str(curves_dir)} if strategy == "motion" else {}
         super().__init__(
             samples,
             length=num_frames,
@@ -250,10 +254,16 @@ class FlowClipDataset(_CachedFeatures):
             num_frames=num_frames,
             stride=stride,
             algorithm=algorithm,
+            **curves,
         )
 
     def compute(self, index: int) -> np.ndarray:
-        s = self.samples[index]
-        numbers = key_frames(s, self.strategy, num_frames=self.num_frames, stride=self.stride)
-        frames = self.read(index, [s.onset, *numbers])
-        return flow_clip(frames, size=self.size, algorithm=self.algorithm)
+        numbers = input_frames(
+            self.samples[index],
+            "flow_clip",
+            strategy=self.strategy,
+            num_frames=self.num_frames,
+            stride=self.stride,
+            curves_dir=self.curves_dir,
+        )
+        return flow_clip(self.read(index, numbers), size=self.size, algorithm=self.algorithm)

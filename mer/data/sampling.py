@@ -17,6 +17,8 @@ from mer.data.annotations import Sample
 from mer.data.curves import curve_path, load_curve
 
 STRATEGIES = ("onset_apex_offset", "uniform", "onset_apex", "apex_centred", "motion")
+#: The inputs made from a clip's frames (``dataset.kind``), each decoding the frames :func:`input_frames` names.
+FRAME_KINDS = ("clips", "flow_clip", "flow")
 
 
 def _evenly(start: int, stop: int, count: int) -> list[int]:
@@ -117,3 +119,25 @@ def key_frames(
         clip=str(sample.path),
         curve=curve,
     )
+
+
+def input_frames(
+    sample: Sample,
+    kind: str,
+    *,
+    strategy: str = "uniform",
+    num_frames: int = 1,
+    stride: int = 1,
+    curves_dir: str | Path | None = None,
+) -> list[int]:
+    """The frame numbers of ``sample`` an input of ``kind`` is made from: ``clips`` its key frames,
+    ``flow_clip`` the onset then its key frames, ``flow`` the onset and the apex (the sampling unused).
+
+    The one place this is decided, so that the frame check before training decodes what training does.
+    """
+    if kind == "flow":
+        return [sample.onset, resolve_apex(sample.onset, sample.apex, sample.offset, clip=str(sample.path))]
+    if kind not in FRAME_KINDS:
+        raise ValueError(f"{kind!r} is not made from frames; those are {', '.join(FRAME_KINDS)}")
+    numbers = key_frames(sample, strategy, num_frames=num_frames, stride=stride, curves_dir=curves_dir)
+    return [sample.onset, *numbers] if kind == "flow_clip" else numbers

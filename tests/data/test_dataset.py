@@ -65,3 +65,36 @@ def test_disk_cache_is_keyed_by_settings_and_pickles_without_its_contents(clips,
     assert len(list(tmp_path.glob("*.done.npy"))) == 2
     assert len(pickle.dumps(a)) < 4000
     assert torch.equal(pickle.loads(pickle.dumps(a))[0][0], a[0][0])
+
+
+@pytest.mark.parametrize(
+    "kind, strategy",
+    [("clips", "uniform"), ("clips", "motion"), ("flow_clip", "apex_centred"), ("flow_clip", "motion"), ("flow", None)],
+)
+def test_the_frame_check_names_the_frames_each_dataset_decodes(kind, strategy, clips, tmp_path, monkeypatch):
+    """``frames_read`` (the check before training) and the datasets share one frame choice."""
+    from mer.data import build, flow
+    from mer.data.curves import curve_path, save_curve
+
+    curves = tmp_path / "curves"
+    for s in clips:  # no motion before frame 12, then 1 a frame
+        save_curve(curve_path(curves, s.id), np.arange(2, 21), np.r_[np.zeros(10), np.arange(1, 10)])
+    asked = []
+    real_open = dataset_module.open_frames
+
+    def spy(path, backend="auto"):
+        source = real_open(path, backend)
+        real_read = source.read
+        source.read = lambda numbers: asked.append(list(numbers)) or real_read(numbers)
+        return source
+
+    monkeypatch.setattr(dataset_module, "open_frames", spy)
+    monkeypatch.setattr(flow, "open_frames", spy)
+    config = {"kind": kind, "input_size": [8, 8], "flow_algorithm": "farneback"}
+    config["sampling"] = {"strategy": strategy or "uniform", "num_frames": 4, "stride": 2, "curves_dir": str(curves)}
+    data = build.build_dataset(clips, config, cache="none", cache_dir=tmp_path / "cache")
+    data[1]
+    expected = build.frames_read(clips[1], config)
+    assert asked == [expected]
+    if strategy == "motion":  # the curve was read: cumulative motion 0, 3, 6, 9 (uniform: 2, 8, 14, 20)
+        assert expected[-4:] == [2, 14, 17, 20]
