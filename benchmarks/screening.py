@@ -1,4 +1,5 @@
-"""The screening of issue 25, as markdown from run directories: what each loss, schedule and method adds to r3d.
+"""The screening of issue 25, as markdown from run directories: what each loss, schedule and method
+adds to r3d, and which transformer recipe comes closest to r3d.
 
     python benchmarks/screening.py ROOT > docs/screening.md
     python benchmarks/screening.py --plan   # the planned configurations, "<name> <overrides>" a line
@@ -8,7 +9,8 @@ dataset.root=<casme2_dev features> dataset/classes=<classes> model=r3d seed=<see
 hydra.run.dir=ROOT/<classes>/<config>/s<seed>``); a run a config refused or that failed leaves
 ``ROOT/<classes>/<config>/s<seed>.failed`` (its exit status and last log line) beside it.
 
-One table per class set, one row per configuration: UF1 and UAR mean +- sample std over seeds
+One table per class set and model, one row per configuration (a name starting ``t_`` is a
+transformer recipe, paired against the transformer's default and r3d's): UF1 and UAR mean +- sample std over seeds
 (:func:`seed_table.spread`), each seed's UF1, minutes a run, and the paired bootstrap over held-out
 subjects against ``default`` (:func:`mer.evaluation.significance.paired_bootstrap`, as
 ``python -m mer.report`` calls it with several runs a side: each side's seeds pooled), on the seeds
@@ -47,10 +49,44 @@ PLAN = {
     **{f"schedule_{s}": f"schedule={s}" for s in ("drw", "progressive")},
     **{m: f"methods.{m}.enabled=true" for m in ("uncertainty", "eac", "au", "confidence", "dan")},
 }
+TRANSFORMER = "model=transformer"
+# Item 3: the transformer's default, and each change to its tokens or pooling alone.
+TRANSFORMER_PLAN = {
+    "t_default": TRANSFORMER,
+    **{f"t_grid{g}": f"{TRANSFORMER} +model.frame_grid={g}" for g in (2, 4)},
+    "t_query": f"{TRANSFORMER} +model.pooling=query",
+    "t_eac": f"{TRANSFORMER} methods.eac.enabled=true",
+}
 SEEDS = (0, 1, 2)  # the screening's seeds; a combination is confirmed on 3-5
 RESAMPLES = 2000  # as python -m mer.report
 HEADER = ["config", "overrides", "seeds", "UF1", "UAR", "UF1 by seed", "minutes a run"]
-HEADER += ["UF1 − default, 95% interval, p (paired seeds)"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """The configurations screened on one model: its planned ones, and the baselines each is paired
+    against (a paired column each)."""
+
+    title: str
+    plan: dict[str, str]
+    baselines: tuple[str, ...]
+    class_sets: tuple[str, ...]
+
+    def holds(self, name: str) -> bool:
+        return family_of(name) is self
+
+    def header(self) -> list[str]:
+        return HEADER + [f"UF1 − {b}, 95% interval, p (paired seeds)" for b in self.baselines]
+
+
+R3D_FAMILY = Family("r3d: losses, schedules, methods", PLAN, (BASELINE,), tuple(CLASS_SETS))
+TRANSFORMER_FAMILY = Family("transformer recipes", TRANSFORMER_PLAN, ("t_default", BASELINE), ("megc3",))
+FAMILIES = (R3D_FAMILY, TRANSFORMER_FAMILY)
+
+
+def family_of(name: str) -> Family:
+    """A run directory's family, by its name: ``t_...`` the transformer's, any other r3d's."""
+    return TRANSFORMER_FAMILY if name.startswith("t_") else R3D_FAMILY
 
 
 @dataclass
@@ -87,7 +123,7 @@ def overrides(run: Path) -> list[str]:
 def own_overrides(config: Config, baseline: Config | None) -> str:
     """What a configuration sets beyond the baseline's command line (the planned ones if it has no run)."""
     if not config.runs:
-        return PLAN.get(config.name, "?")
+        return {**PLAN, **TRANSFORMER_PLAN}.get(config.name, "?")
     common = {o.split("=")[0] for run in (baseline.runs.values() if baseline else []) for o in overrides(run)}
     common |= {"seed", "hydra.run.dir"}
     own = [o for o in overrides(next(iter(config.runs.values()))) if o.split("=")[0] not in common]
@@ -95,7 +131,7 @@ def own_overrides(config: Config, baseline: Config | None) -> str:
 
 
 def paired(config: Config, baseline: Config, classes: Sequence[str]) -> tuple[Difference, list[int]] | None:
-    """The paired bootstrap of ``config`` minus the baseline on the seeds both ran, each side's seeds pooled."""
+    """The paired bootstrap of ``config`` minus ``baseline`` on the seeds both ran, each side's seeds pooled."""
     seeds = sorted(set(config.runs) & set(baseline.runs))
     if not seeds:
         return None
@@ -104,11 +140,11 @@ def paired(config: Config, baseline: Config, classes: Sequence[str]) -> tuple[Di
 
 
 def difference_cell(config: Config, baseline: Config | None, classes: Sequence[str]) -> str:
-    if config.name == BASELINE or baseline is None or not config.runs:
+    if baseline is None or config.name == baseline.name or not config.runs:
         return "–"
     found = paired(config, baseline, classes)
     if found is None:
-        return "no seed in common with default"
+        return f"no seed in common with {baseline.name}"
     d, seeds = found
     mark = "**" if d.p_value < 1 - d.level else ""
     return (
@@ -117,12 +153,13 @@ def difference_cell(config: Config, baseline: Config | None, classes: Sequence[s
     )
 
 
-def row(config: Config, baseline: Config | None) -> list[str]:
+def row(config: Config, baselines: Sequence[Config | None]) -> list[str]:
+    """One configuration's cells; the overrides shown are those beyond the first baseline's."""
     notes = [f"s{s}: {line}" for s, line in sorted(config.failed.items())]
     notes += [f"{u}: unfinished" for u in config.unfinished]
     name = config.name + (" ⚠ " + "; ".join(notes) if notes else "")
     if not config.runs:
-        return [name, own_overrides(config, baseline), "0", *(["not run"] * 4), "–"]
+        return [name, own_overrides(config, baselines[0]), "0", *(["not run"] * 4), *(["–"] * len(baselines))]
     results = config.results()
     uf1, uar = [r["uf1"] for r in results], [r["uar"] for r in results]
     partial = [f"s{r['seed']}: {r['partial']}" for r in results if r.get("partial")]
@@ -130,28 +167,30 @@ def row(config: Config, baseline: Config | None) -> list[str]:
         name += " ⚠ partial: " + "; ".join(partial)
     return [
         name,
-        own_overrides(config, baseline),
+        own_overrides(config, baselines[0]),
         ",".join(str(s) for s in sorted(config.runs)),
         seed_table.spread(uf1),
         seed_table.spread(uar),
         ", ".join(f"{u:.3f}" for u in uf1),
         f"{statistics.mean(r['seconds'] for r in results) / 60:.1f}",
-        difference_cell(config, baseline, results[0]["classes"]),
+        *(difference_cell(config, b, results[0]["classes"]) for b in baselines),
     ]
 
 
-def configs(root: Path) -> list[Config]:
-    """The planned configurations in plan order, run or not, then any other found under ``root``."""
-    found = {d.name for d in root.iterdir() if d.is_dir()} if root.is_dir() else set()
-    names = [*PLAN, *sorted(found - set(PLAN))]
+def configs(root: Path, family: Family = R3D_FAMILY) -> list[Config]:
+    """``family``'s planned configurations in plan order, run or not, then its others found under ``root``."""
+    found = {d.name for d in root.iterdir() if d.is_dir() and family.holds(d.name)} if root.is_dir() else set()
+    names = [*family.plan, *sorted(found - set(family.plan))]
     return [read_config(root / n) if n in found else Config(n, {}, {}, []) for n in names]
 
 
-def table(root: Path) -> list[str]:
-    listed = configs(root)
-    baseline = next((c for c in listed if c.name == BASELINE and c.runs), None)
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    return lines + ["| " + " | ".join(row(c, baseline)) + " |" for c in listed]
+def table(root: Path, family: Family = R3D_FAMILY) -> list[str]:
+    listed = configs(root, family)
+    baselines = [read_config(root / b) if (root / b).is_dir() else None for b in family.baselines]
+    baselines = [b if b is not None and b.runs else None for b in baselines]
+    header = family.header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row(c, baselines)) + " |" for c in listed]
 
 
 def all_results(root: Path) -> list[tuple[Path, dict]]:
@@ -166,9 +205,10 @@ def run_facts(root: Path) -> list[str]:
     commits = sorted({r.get("git_commit", "?")[:10] for _, r in found})
     fingerprints = sorted({r.get("data_fingerprint", "?") for _, r in found})
     devices = sorted({line.split(" folds on ")[-1].strip() for run, _ in found for line in _first_line(run)})
-    roots, epochs, subjects = set(), set(), set()
+    roots, epochs, subjects, models = set(), set(), set(), set()
     for run, r in found:
         config = OmegaConf.load(run / "config_resolved.yaml")
+        models.add(str(OmegaConf.select(config, "model._target_", default="?")).rsplit(".", 1)[-1])
         roots.add(str(config.dataset.root))
         epochs.add(str(config.trainer.epochs))
         subjects.add(f"{r['num_folds']} folds, {r['num_samples']} samples")
@@ -184,7 +224,8 @@ def run_facts(root: Path) -> list[str]:
         }
     )
     return [
-        f"- Runs read: {len(found)}; model R3D on flow-clip features ({'; '.join(sorted(roots))}).",
+        f"- Runs read: {len(found)}; models {', '.join(sorted(models))} on flow-clip features "
+        f"({'; '.join(sorted(roots))}).",
         f"- Per class set, LOSO over casme2_dev's subjects: {'; '.join(sorted(subjects))}; epochs {', '.join(epochs)}; "
         f"weights scored: {', '.join(selections)} (nothing selected on a held-out subject).",
         "- `default` is `python -m mer.train` with: "
@@ -231,16 +272,17 @@ def _git_head() -> str:
 def incomplete(root: Path) -> list[str]:
     """Why the page is partial: each class set or configuration short of the plan's seeds."""
     out = []
-    for classes in CLASS_SETS:
-        listed = configs(root / classes)
-        short = [c.name for c in listed if c.name in PLAN and not set(SEEDS) <= set(c.runs) | set(c.failed)]
-        if len(short) == len(PLAN) and not any(c.runs for c in listed):
-            out.append(f"{classes}: not run")
-        elif short:
-            out.append(
-                f"{classes}: {len(short)} of {len(PLAN)} configurations short of seeds {SEEDS}: {', '.join(short)}"
-            )
-    if not any(c.name not in PLAN and c.runs for classes in CLASS_SETS for c in configs(root / classes)):
+    for family in FAMILIES:
+        for classes in family.class_sets:
+            listed = configs(root / classes, family)
+            plan = family.plan
+            short = [c.name for c in listed if c.name in plan and not set(SEEDS) <= set(c.runs) | set(c.failed)]
+            what = f"{classes}, {family.title}"
+            if len(short) == len(plan) and not any(c.runs for c in listed):
+                out.append(f"{what}: not run")
+            elif short:
+                out.append(f"{what}: {len(short)} of {len(plan)} short of seeds {SEEDS}: {', '.join(short)}")
+    if not any(c.name not in PLAN and c.runs for classes in CLASS_SETS for c in configs(root / classes, R3D_FAMILY)):
         out.append("no combination of the switches run, none confirmed on seeds 3-5")
     return out
 
@@ -248,7 +290,7 @@ def incomplete(root: Path) -> list[str]:
 def page(root: Path, machine: str) -> str:
     missing = incomplete(root)
     head = [
-        "# Screening: losses, schedules and methods on r3d (issue 25)",
+        "# Screening: losses, schedules and methods on r3d, and the transformer's recipe (issue 25)",
         "",
         "Generated by `python benchmarks/screening.py "
         f"{root}` on {datetime.date.today().isoformat()} at commit {_git_head()} ({machine}); "
@@ -268,10 +310,11 @@ def page(root: Path, machine: str) -> str:
         head += ["**Partial: these numbers are not the screening the issue asks for.**", ""]
         head += [f"- {m}" for m in missing] + [""]
     body = []
-    for classes, title in CLASS_SETS.items():
-        body += [f"## {title} (`dataset/classes={classes}`)", ""]
-        body += table(root / classes) if (root / classes).is_dir() else ["Not run."]
-        body += [""]
+    for family in FAMILIES:
+        for classes in family.class_sets:
+            body += [f"## {CLASS_SETS[classes]} (`dataset/classes={classes}`): {family.title}", ""]
+            body += table(root / classes, family) if (root / classes).is_dir() else ["Not run."]
+            body += [""]
     return "\n".join(head + body)
 
 
@@ -281,7 +324,7 @@ def main() -> None:
     parser.add_argument("--plan", action="store_true", help="print the planned configurations and exit")
     args = parser.parse_args()
     if args.plan:
-        print("\n".join(f"{name} {o}".strip() for name, o in PLAN.items()))
+        print("\n".join(f"{name} {o}".strip() for name, o in {**PLAN, **TRANSFORMER_PLAN}.items()))
         return
     if args.root is None:
         parser.error("give the runs root, or --plan")

@@ -50,13 +50,27 @@ def test_table_reads_the_runs_and_pairs_against_default(tmp_path):
     assert focal[7].startswith("-0.267 [") and focal[7].endswith("(0)")
     assert "ConfigError: methods.au needs action units" in lines[2 + list(screening.PLAN).index("au")]
     assert rows["schedule_drw"][1:4] == ["schedule=drw", "0", "not run"]
-    assert {len(line.split("|")) for line in lines} == {len(screening.HEADER) + 2}
+    assert {len(line.split("|")) for line in lines} == {len(screening.R3D_FAMILY.header()) + 2}
+    assert not any(line.startswith("| t_") for line in lines)  # the transformer's recipes have their table
+
+
+def test_transformer_recipes_pair_against_the_transformers_default_and_r3ds(tmp_path):
+    _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 120.0)
+    _run(tmp_path, "t_default", 0, ONE_WRONG, 0.7333, 0.75, 60.0, extra="model=transformer")
+    _run(tmp_path, "t_grid2", 0, RIGHT, 1.0, 1.0, 60.0, extra="+model.frame_grid=2")
+    lines = screening.table(tmp_path / "megc3", screening.TRANSFORMER_FAMILY)
+    rows = {c[0]: c for c in (line[2:-2].split(" | ") for line in lines[2:])}
+    assert list(rows) == list(screening.TRANSFORMER_PLAN)
+    assert rows["t_default"][7] == "–" and rows["t_default"][8].startswith("-0.267 [")  # against r3d
+    assert rows["t_grid2"][7].startswith("+0.267 [") and rows["t_grid2"][8].startswith("+0.000 [")
 
 
 def test_page_says_it_is_partial(tmp_path):
     _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 120.0)
     page = screening.page(tmp_path, "test machine")
-    assert "**Partial" in page and "casme2_5: not run" in page and "none confirmed on seeds 3-5" in page
+    assert "**Partial" in page and "none confirmed on seeds 3-5" in page
+    assert "casme2_5, r3d: losses, schedules, methods: not run" in page
+    assert "megc3, transformer recipes: not run" in page
     assert "commit(s) the runs recorded: abcdef0123" in page
 
 
