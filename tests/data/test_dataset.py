@@ -22,9 +22,12 @@ def clips(tmp_path):
     return samples_for([write_test_video(tmp_path / f"c{i}.mp4", 24) for i in range(2)])
 
 
-def test_reads_only_the_sampled_frames_and_resizes(clips, monkeypatch):
-    asked = []
-    real_open = dataset_module.open_frames
+@pytest.fixture
+def asked(monkeypatch) -> list[list[int]]:
+    """The frame numbers each read asks for, through the clip and flow datasets' ``open_frames``."""
+    from mer.data import flow
+
+    asked, real_open = [], dataset_module.open_frames
 
     def spy(path, backend="auto"):
         source = real_open(path, backend)
@@ -33,6 +36,11 @@ def test_reads_only_the_sampled_frames_and_resizes(clips, monkeypatch):
         return source
 
     monkeypatch.setattr(dataset_module, "open_frames", spy)
+    monkeypatch.setattr(flow, "open_frames", spy)
+    return asked
+
+
+def test_reads_only_the_sampled_frames_and_resizes(clips, asked):
     data = ClipDataset(clips, strategy="onset_apex", num_frames=4, size=(8, 8), cache="none")
     clip, label = data[0]
     assert asked == [[2, 4, 7, 9]]
@@ -71,25 +79,14 @@ def test_disk_cache_is_keyed_by_settings_and_pickles_without_its_contents(clips,
     "kind, strategy",
     [("clips", "uniform"), ("clips", "motion"), ("flow_clip", "apex_centred"), ("flow_clip", "motion"), ("flow", None)],
 )
-def test_the_frame_check_names_the_frames_each_dataset_decodes(kind, strategy, clips, tmp_path, monkeypatch):
+def test_the_frame_check_names_the_frames_each_dataset_decodes(kind, strategy, clips, tmp_path, asked):
     """``frames_read`` (the check before training) and the datasets share one frame choice."""
-    from mer.data import build, flow
+    from mer.data import build
     from mer.data.curves import curve_path, save_curve
 
     curves = tmp_path / "curves"
     for s in clips:  # no motion before frame 12, then 1 a frame
         save_curve(curve_path(curves, s.id), np.arange(2, 21), np.r_[np.zeros(10), np.arange(1, 10)])
-    asked = []
-    real_open = dataset_module.open_frames
-
-    def spy(path, backend="auto"):
-        source = real_open(path, backend)
-        real_read = source.read
-        source.read = lambda numbers: asked.append(list(numbers)) or real_read(numbers)
-        return source
-
-    monkeypatch.setattr(dataset_module, "open_frames", spy)
-    monkeypatch.setattr(flow, "open_frames", spy)
     config = {"kind": kind, "input_size": [8, 8], "flow_algorithm": "farneback"}
     config["sampling"] = {"strategy": strategy or "uniform", "num_frames": 4, "stride": 2, "curves_dir": str(curves)}
     data = build.build_dataset(clips, config, cache="none", cache_dir=tmp_path / "cache")
