@@ -23,6 +23,7 @@ from typing import IO, Any
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from torch.utils.data import Dataset, Subset
@@ -136,8 +137,10 @@ class RunGuard(Callback):
     ``on_run_start`` before any of that (``hydra.callbacks.run_guard`` in ``configs/config.yaml``):
     a resume with changed settings (:func:`~mer.evaluation.loso.check_resumable`) and a directory
     another run holds (:func:`claim_run_dir`) are refused there in one line, the directory
-    byte-identical. The lock is held until the run ends. :func:`run` checks the resume again for
-    callers without Hydra and for multirun jobs (whose folds are shared and not locked).
+    byte-identical. The lock is held until the run ends. A multirun's jobs are each locked in
+    ``on_job_start`` (Hydra has written the job's ``.hydra`` files by then; its ``folds/``, which the
+    sweep's jobs share, is not locked); :func:`run` checks the resume again for them and for callers
+    without Hydra.
     """
 
     def __init__(self) -> None:
@@ -160,6 +163,19 @@ class RunGuard(Callback):
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self._lock is not None:
             self._lock.close()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN or int(os.environ.get("RANK", "0")) != 0:
+            return  # a single run is held since on_run_start
+        try:
+            self._lock = claim_run_dir(Path(config.hydra.runtime.output_dir))
+        except ConfigError as error:
+            sys.exit(f"mer.train: {error}")
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN and self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
 
 def _fold_workers(trainer: DictConfig) -> int:

@@ -177,6 +177,20 @@ def test_a_run_directory_another_run_writes_is_refused_and_left_alone(tmp_path):
     claim_run_dir(run_dir).close()  # free once the holder ends
 
 
+def test_a_multirun_job_directory_another_run_writes_is_refused(tmp_path):
+    sweep = tmp_path / "sweep"
+    held = claim_run_dir(sweep / "1")  # the second job's directory (hydra.sweep.subdir: the job number)
+    command = [sys.executable, "-m", "mer.train", "-m", "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [*command, *tiny_overrides(tmp_path / "c")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"mer.train: {sweep / '1'} is being written by another run (pid {os.getpid()})" in done.stderr
+    assert (sweep / "0" / "results.json").is_file() and not (sweep / "1" / "results.json").exists()
+    held.close()
+
+
 def test_the_same_data_given_as_another_path_is_the_same_setting(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
