@@ -27,10 +27,12 @@ import os
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts, also when loaded by path
@@ -38,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts,
 import seed_table  # noqa: E402
 
 from mer.evaluation.loso import read_fold  # noqa: E402
-from mer.evaluation.significance import Difference, paired_bootstrap  # noqa: E402
+from mer.evaluation.nested import nested_choices  # noqa: E402
+from mer.evaluation.significance import Difference, macro_f1, paired_bootstrap, subject_confusions  # noqa: E402
 
 CLASS_SETS = {"megc3": "MEGC 3 classes (negative, positive, surprise)", "casme2_5": "CASME II 5 classes"}
 BASELINE = "default"
@@ -105,13 +108,16 @@ class Config:
 def read_config(directory: Path) -> Config:
     runs, failed, unfinished = {}, {}, []
     for run in sorted(directory.glob("s*")):
+        seed = run.name.removeprefix("s").removesuffix(".failed")
+        if not seed.isdigit():  # a worker's claim (s0.claim), a log
+            continue
         if run.is_dir() and (run / "results.json").is_file():
             runs[json.loads((run / "results.json").read_text())["seed"]] = run
         elif run.is_dir():
-            unfinished.append(run.name)
+            unfinished.append(int(seed))
         elif run.suffix == ".failed":
-            failed[int(run.stem.removeprefix("s"))] = run.read_text().strip().splitlines()[-1]
-    return Config(directory.name, runs, failed, [u for u in unfinished if f"{u}.failed" not in failed])
+            failed[int(seed)] = run.read_text().strip().splitlines()[-1]
+    return Config(directory.name, runs, failed, [f"s{u}" for u in unfinished if u not in failed])
 
 
 def overrides(run: Path) -> list[str]:
@@ -153,13 +159,13 @@ def difference_cell(config: Config, baseline: Config | None, classes: Sequence[s
     )
 
 
-def row(config: Config, baselines: Sequence[Config | None]) -> list[str]:
-    """One configuration's cells; the overrides shown are those beyond the first baseline's."""
+def row(config: Config, baselines: Sequence[Config | None], shared: Config | None) -> list[str]:
+    """One configuration's cells; the overrides shown are those beyond ``shared``'s (r3d's default)."""
     notes = [f"s{s}: {line}" for s, line in sorted(config.failed.items())]
     notes += [f"{u}: unfinished" for u in config.unfinished]
     name = config.name + (" ⚠ " + "; ".join(notes) if notes else "")
     if not config.runs:
-        return [name, own_overrides(config, baselines[0]), "0", *(["not run"] * 4), *(["–"] * len(baselines))]
+        return [name, own_overrides(config, shared), "0", *(["not run"] * 4), *(["–"] * len(baselines))]
     results = config.results()
     uf1, uar = [r["uf1"] for r in results], [r["uar"] for r in results]
     partial = [f"s{r['seed']}: {r['partial']}" for r in results if r.get("partial")]
@@ -167,7 +173,7 @@ def row(config: Config, baselines: Sequence[Config | None]) -> list[str]:
         name += " ⚠ partial: " + "; ".join(partial)
     return [
         name,
-        own_overrides(config, baselines[0]),
+        own_overrides(config, shared),
         ",".join(str(s) for s in sorted(config.runs)),
         seed_table.spread(uf1),
         seed_table.spread(uar),
@@ -175,6 +181,47 @@ def row(config: Config, baselines: Sequence[Config | None]) -> list[str]:
         f"{statistics.mean(r['seconds'] for r in results) / 60:.1f}",
         *(difference_cell(config, b, results[0]["classes"]) for b in baselines),
     ]
+
+
+@dataclass
+class NestedChoice:
+    """The screening's own choice, scored honestly: each held-out subject under the configuration
+    with the best mean UF1 over the screening's seeds on the other subjects."""
+
+    uf1: list[float]  # a seed each, over every subject
+    chosen: Counter  # configuration: subjects that chose it
+    candidates: int
+
+    def sentence(self) -> str:
+        chosen = ", ".join(f"{name} {n}" for name, n in self.chosen.most_common())
+        return (
+            f"Nested choice among the {self.candidates} configurations with seeds {SEEDS}: each held-out subject "
+            f"scored with the one best on the other subjects: **UF1 {seed_table.spread(self.uf1)}** "
+            f"(subjects choosing: {chosen})."
+        )
+
+
+def nested_choice(listed: Sequence[Config]) -> NestedChoice | None:
+    """:class:`NestedChoice` among the configurations with every screening seed (None below two)."""
+    complete = [c for c in listed if set(SEEDS) <= set(c.runs)]
+    if len(complete) < 2:
+        return None
+    classes = complete[0].results()[0]["classes"]
+    rows = {c.name: [read_fold(c.runs[s] / "predictions.csv") for s in SEEDS] for c in complete}
+    subjects = sorted({r["subject"] for r in rows[complete[0].name][0]})
+    # configuration x seed x subject x K x K
+    confusions = np.stack([[subject_confusions(r, subjects, classes) for r in rows[c.name]] for c in complete])
+
+    def best(train: np.ndarray) -> int:
+        return int(macro_f1(confusions[:, :, train].sum(axis=2)).mean(axis=1).argmax())
+
+    chosen = nested_choices(best, subjects)
+    nested = np.stack([confusions[chosen[s], :, i] for i, s in enumerate(subjects)], axis=1)  # seed x subject
+    return NestedChoice(
+        uf1=macro_f1(nested.sum(axis=1)).tolist(),
+        chosen=Counter(complete[i].name for i in chosen.values()),
+        candidates=len(complete),
+    )
 
 
 def configs(root: Path, family: Family = R3D_FAMILY) -> list[Config]:
@@ -188,9 +235,10 @@ def table(root: Path, family: Family = R3D_FAMILY) -> list[str]:
     listed = configs(root, family)
     baselines = [read_config(root / b) if (root / b).is_dir() else None for b in family.baselines]
     baselines = [b if b is not None and b.runs else None for b in baselines]
+    shared = read_config(root / BASELINE) if (root / BASELINE).is_dir() else None
     header = family.header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row(c, baselines)) + " |" for c in listed]
+    return lines + ["| " + " | ".join(row(c, baselines, shared)) + " |" for c in listed]
 
 
 def all_results(root: Path) -> list[tuple[Path, dict]]:
@@ -313,8 +361,12 @@ def page(root: Path, machine: str) -> str:
     for family in FAMILIES:
         for classes in family.class_sets:
             body += [f"## {CLASS_SETS[classes]} (`dataset/classes={classes}`): {family.title}", ""]
-            body += table(root / classes, family) if (root / classes).is_dir() else ["Not run."]
-            body += [""]
+            if not (root / classes).is_dir():
+                body += ["Not run.", ""]
+                continue
+            body += table(root / classes, family) + [""]
+            choice = nested_choice(configs(root / classes, family))
+            body += [choice.sentence(), ""] if choice else []
     return "\n".join(head + body)
 
 

@@ -40,6 +40,9 @@ def test_table_reads_the_runs_and_pairs_against_default(tmp_path):
     _run(tmp_path, "loss_focal", 0, ONE_WRONG, 0.7333, 0.75, 60.0, extra="loss=focal")
     (tmp_path / "megc3" / "au").mkdir()
     (tmp_path / "megc3" / "au" / "s0.failed").write_text("exit 1\nConfigError: methods.au needs action units\n")
+    (tmp_path / "megc3" / "au" / "s0").mkdir()  # what the failed run left: not also "unfinished"
+    (tmp_path / "megc3" / "au" / "s1.claim").mkdir()  # a worker's claim: not a run
+    (tmp_path / "megc3" / "loss_ldam" / "s2").mkdir(parents=True)  # a run under way
     lines = screening.table(tmp_path / "megc3")
     cells = [line[2:-2].split(" | ") for line in lines[2:]]
     rows = {c[0].split(" ⚠")[0]: c for c in cells}
@@ -50,6 +53,8 @@ def test_table_reads_the_runs_and_pairs_against_default(tmp_path):
     assert focal[7].startswith("-0.267 [") and focal[7].endswith("(0)")
     assert "ConfigError: methods.au needs action units" in lines[2 + list(screening.PLAN).index("au")]
     assert rows["schedule_drw"][1:4] == ["schedule=drw", "0", "not run"]
+    assert "unfinished" not in lines[2 + list(screening.PLAN).index("au")]
+    assert "⚠ s2: unfinished" in lines[2 + list(screening.PLAN).index("loss_ldam")]
     assert {len(line.split("|")) for line in lines} == {len(screening.R3D_FAMILY.header()) + 2}
     assert not any(line.startswith("| t_") for line in lines)  # the transformer's recipes have their table
 
@@ -77,3 +82,18 @@ def test_page_says_it_is_partial(tmp_path):
 @pytest.mark.parametrize("name", ["default", "loss_crl", "schedule_progressive", "dan"])
 def test_plan_names_the_issues_switches(name):
     assert name in screening.PLAN
+
+
+def test_the_nested_choice_scores_each_subject_with_the_config_the_others_chose(tmp_path):
+    """A is right on s1 only, B on s2 only: either scores 0.333 in-sample, but each held-out subject
+    gets the configuration that is right on the other one, so the nested choice is always wrong."""
+    swap = {"negative": "positive", "positive": "negative"}
+    wrong = lambda rows: [(s, label, swap[label]) for s, label, _ in rows]  # noqa: E731
+    for seed in screening.SEEDS:
+        _run(tmp_path, "default", seed, RIGHT[:2] + wrong(RIGHT[2:]), 0.333, 0.5, 60.0)
+        _run(tmp_path, "eac", seed, wrong(RIGHT[:2]) + RIGHT[2:], 0.333, 0.5, 60.0, extra="methods.eac.enabled=true")
+    _run(tmp_path, "dan", 0, RIGHT, 1.0, 1.0, 60.0)  # one seed only: not a candidate
+    choice = screening.nested_choice(screening.configs(tmp_path / "megc3"))
+    assert choice.candidates == 2 and choice.uf1 == [0.0, 0.0, 0.0]
+    assert choice.chosen == {"default": 1, "eac": 1}
+    assert "**UF1 0.000 ± 0.000**" in choice.sentence()
