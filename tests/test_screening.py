@@ -73,7 +73,7 @@ def test_transformer_recipes_pair_against_the_transformers_default_and_r3ds(tmp_
 def test_page_says_it_is_partial(tmp_path):
     _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 120.0)
     page = screening.page(tmp_path, "test machine")
-    assert "**Partial" in page and "none confirmed on seeds 3-5" in page
+    assert "**Partial" in page and "none confirmed on seeds (3, 4, 5)" in page
     assert "casme2_5, r3d: losses, schedules, methods: not run" in page
     assert "megc3, transformer recipes: not run" in page
     assert "commit(s) the runs recorded: abcdef0123" in page
@@ -97,3 +97,18 @@ def test_the_nested_choice_scores_each_subject_with_the_config_the_others_chose(
     assert choice.candidates == 2 and choice.uf1 == [0.0, 0.0, 0.0]
     assert choice.chosen == {"default": 1, "eac": 1}
     assert "**UF1 0.000 ± 0.000**" in choice.sentence()
+
+
+def test_a_combination_is_confirmed_on_its_own_seeds_against_the_default_on_those(tmp_path):
+    _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 60.0)
+    _run(tmp_path, "default", 3, ONE_WRONG, 0.7333, 0.75, 60.0)
+    both = "methods.eac.enabled=true methods.au.enabled=true"
+    _run(tmp_path, "eac_au", 0, RIGHT, 1.0, 1.0, 60.0, extra=both)
+    _run(tmp_path, "eac_au", 3, RIGHT, 1.0, 1.0, 60.0, extra=both)
+    screened = {c[0]: c for c in (line[2:-2].split(" | ") for line in screening.table(tmp_path / "megc3")[2:])}
+    assert screened["eac_au"][2] == "0" and screened["eac_au"][7].startswith("+0.000 [")  # seeds 0-2 only
+    confirmed = [line[2:-2].split(" | ") for line in screening.table(tmp_path / "megc3", seeds=screening.CONFIRM)[2:]]
+    assert [c[0] for c in confirmed] == ["default", "eac_au"]
+    assert confirmed[1][2] == "3" and confirmed[1][7].startswith("+0.267 [")  # against default's seed 3
+    page = screening.page(tmp_path, "test machine")
+    assert "Confirmation on seeds (3, 4, 5)" in page and "megc3: eac_au not confirmed on seeds (3, 4, 5)" in page
