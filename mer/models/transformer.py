@@ -2,13 +2,15 @@
 
 With ``frame_encoder="cnn"`` each frame becomes one token (cheap, suits long high-frame-rate
 sequences), or a ``frame_grid x frame_grid`` grid of tokens, so that attention sees where on the
-face the motion is (one token a frame averages the whole face); with ``"patch"`` each frame becomes
-a grid of patch tokens and attention runs over space and time. ``keep_tokens`` applies attentive
-token pooling (APViT's ATP, Xue et al. 2022): after ``pool_after`` blocks only the tokens the class
-token attends to most are kept, which cuts the cost of the remaining blocks without learnable
-parameters. ``pooling`` chooses what the head sees: the class token (``"cls"``) or a learned query's
-attention over all tokens (``"query"``, as Set Transformer's PMA pools), which weighs the tokens by
-their content at the last block rather than through the class token's path through every block.
+face the motion is (one token a frame averages the whole face); ``"tubelet"`` is that CNN with
+3-D kernels, so that each frame's tokens also see its neighbours in time; with ``"patch"`` each
+frame becomes a grid of patch tokens and attention runs over space and time. ``keep_tokens``
+applies attentive token pooling (APViT's ATP, Xue et al. 2022): after ``pool_after`` blocks only
+the tokens the class token attends to most are kept, which cuts the cost of the remaining blocks
+without learnable parameters. ``pooling`` chooses what the head sees: the class token (``"cls"``)
+or a learned query's attention over all tokens (``"query"``, as Set Transformer's PMA pools), which
+weighs the tokens by their content at the last block rather than through the class token's path
+through every block.
 
 For the training methods (:mod:`mer.methods`) the model is split as a CNN is: the normalised token
 sequence is the feature map, the pooling its embedding, the head its classifier, and each token's
@@ -25,6 +27,14 @@ from torch import nn
 from mer.models.batched import under_vmap
 
 
+def _per_frame(encoder: nn.Module, clips: torch.Tensor) -> torch.Tensor:
+    """A frame encoder (``frames x C x H x W`` to ``frames x tokens x D``) over ``B x C x T x H x W``
+    clips: ``B x (T * tokens) x D``, time-major."""
+    b, c, t, h, w = clips.shape
+    tokens = encoder(clips.transpose(1, 2).reshape(b * t, c, h, w))
+    return tokens.reshape(b, t * tokens.shape[1], -1)
+
+
 class FrameCNN(nn.Module):
     """Three strided conv layers pooled to a ``grid x grid`` map: ``grid**2`` ``dim`` tokens per frame."""
 
@@ -35,8 +45,24 @@ class FrameCNN(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU()]
         self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(grid), nn.Flatten(2))
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.net(frames).transpose(1, 2)
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return _per_frame(lambda frames: self.net(frames).transpose(1, 2), clips)
+
+
+class TubeletCNN(nn.Module):
+    """:class:`FrameCNN` with 3 x 3 x 3 kernels (stride 1 in time): each frame's ``grid x grid`` tokens
+    also see its neighbours in time, as ViViT's tubelet embedding does (Arnab et al., ICCV 2021)."""
+
+    def __init__(self, dim: int, grid: int = 1):
+        super().__init__()
+        layers, channels = [], [3, dim // 4, dim // 2, dim]
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            conv = nn.Conv3d(c_in, c_out, 3, stride=(1, 2, 2), padding=1, bias=False)
+            layers += [conv, nn.BatchNorm3d(c_out), nn.GELU()]
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool3d((None, grid, grid)))
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.net(clips).flatten(2).transpose(1, 2)  # B x D x T x g x g: time-major tokens
 
 
 class PatchEmbedding(nn.Module):
@@ -46,8 +72,11 @@ class PatchEmbedding(nn.Module):
         super().__init__()
         self.proj = nn.Conv2d(3, dim, patch, stride=patch)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.proj(frames).flatten(2).transpose(1, 2)
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return _per_frame(lambda frames: self.proj(frames).flatten(2).transpose(1, 2), clips)
+
+
+ENCODERS = ("cnn", "tubelet", "patch")
 
 
 class Block(nn.Module):
@@ -127,15 +156,16 @@ class TemporalTransformer(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        if frame_encoder == "cnn":
+        if frame_encoder in ("cnn", "tubelet"):
             if frame_grid < 1:
                 raise ValueError(f"frame_grid is a positive number of tokens a side, got {frame_grid}")
-            self.encoder, grid = FrameCNN(dim, frame_grid), (frame_grid, frame_grid)
+            encoder = FrameCNN if frame_encoder == "cnn" else TubeletCNN
+            self.encoder, grid = encoder(dim, frame_grid), (frame_grid, frame_grid)
         elif frame_encoder == "patch":
             self.encoder = PatchEmbedding(dim, patch_size)
             grid = (input_size[0] // patch_size, input_size[1] // patch_size)
         else:
-            raise ValueError(f"frame_encoder must be 'cnn' or 'patch', got {frame_encoder!r}")
+            raise ValueError(f"frame_encoder must be one of {', '.join(ENCODERS)}, got {frame_encoder!r}")
         if not 0 < keep_tokens <= 1:
             raise ValueError(f"keep_tokens is a fraction in (0, 1], got {keep_tokens}")
         num_tokens = num_frames * grid[0] * grid[1]
@@ -153,10 +183,7 @@ class TemporalTransformer(nn.Module):
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """``B x C x T x H x W`` clips to ``B x (T * tokens per frame) x D``, time-major."""
-        b, c, t, h, w = x.shape
-        frames = x.transpose(1, 2).reshape(b * t, c, h, w)
-        per_frame = self.encoder(frames)
-        return per_frame.reshape(b, t * per_frame.shape[1], -1)
+        return self.encoder(x)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """``B x D x (1 + N)``: the normalised output tokens, class token first."""

@@ -144,6 +144,7 @@ def test_each_switch_wraps_the_transformer_its_tokens_as_the_feature_map(variant
 
 def test_transformer_class_maps_lie_on_its_space_time_token_grid():
     cases = (({}, (4, 1, 1)), ({"frame_grid": 2}, (4, 2, 2)), ({"frame_encoder": "patch", "patch_size": 4}, (4, 4, 4)))
+    cases += (({"frame_encoder": "tubelet", "frame_grid": 2}, (4, 2, 2)),)
     for settings, grid in cases:
         net = transformer(**settings).eval()
         fmap = net.feature_map(torch.randn(2, 3, 4, 16, 16))
@@ -163,6 +164,17 @@ def test_frame_grid_tokens_see_their_own_part_of_the_face():
     assert changed[:, 1, 1].all() and not changed[:, 0, 0].any()
     with pytest.raises(ValueError, match="frame_grid"):
         transformer(frame_grid=0)
+
+
+@pytest.mark.parametrize("encoder, reach", [("cnn", 0), ("tubelet", 3)])
+def test_a_frames_tokens_see_as_far_in_time_as_the_encoder_reaches(encoder, reach):
+    """The per-frame CNN's tokens see their own frame; the tubelet's three 3 x 3 x 3 layers, 3 frames each way."""
+    net = TemporalTransformer(num_classes=3, num_frames=8, input_size=(16, 16), frame_encoder=encoder, dim=16).eval()
+    x = torch.randn(1, 3, 8, 16, 16)
+    moved = x.clone()
+    moved[:, :, 0] += 1.0  # the first frame only
+    changed = (net.tokens(moved) - net.tokens(x)).abs().amax(-1)[0] > 1e-6  # a token a frame
+    assert changed.tolist() == [t <= reach for t in range(8)]
 
 
 def test_query_pooling_is_an_option_that_leaves_the_default_as_it_was():
