@@ -27,7 +27,7 @@ from torch import nn
 from mer.models.batched import under_vmap
 
 
-def _per_frame(encoder: nn.Module, clips: torch.Tensor) -> torch.Tensor:
+def _per_frame(encoder: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> torch.Tensor:
     """A frame encoder (``frames x C x H x W`` to ``frames x tokens x D``) over ``B x C x T x H x W``
     clips: ``B x (T * tokens) x D``, time-major."""
     b, c, t, h, w = clips.shape
