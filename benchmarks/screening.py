@@ -253,7 +253,7 @@ def table(root: Path, family: Family = R3D_FAMILY, seeds: Sequence[int] = SEEDS)
     if seeds != SEEDS:
         listed = [c for c in listed if c.runs or c.failed or c.unfinished]
     baselines = [b if b is not None and b.runs else None for b in map(read, family.baselines)]
-    shared = read(BASELINE)
+    shared = read_config(root / BASELINE) if (root / BASELINE).is_dir() else None  # every seed's command line
     header = family.header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row(c, baselines, shared)) + " |" for c in listed]
