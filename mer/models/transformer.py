@@ -19,6 +19,8 @@ own class evidence (the head applied to it) its class activation map over space-
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -35,15 +37,21 @@ def _per_frame(encoder: Callable[[torch.Tensor], torch.Tensor], clips: torch.Ten
     return tokens.reshape(b, t * tokens.shape[1], -1)
 
 
+def _strided_layers(
+    dim: int, conv: Callable[[int, int], nn.Module], norm: Callable[[int], nn.Module]
+) -> list[nn.Module]:
+    """Three ``conv`` + ``norm`` + GELU layers widening 3 channels to ``dim // 4``, ``dim // 2``, ``dim``."""
+    channels = [3, dim // 4, dim // 2, dim]
+    return [m for c_in, c_out in itertools.pairwise(channels) for m in (conv(c_in, c_out), norm(c_out), nn.GELU())]
+
+
 class FrameCNN(nn.Module):
     """Three strided conv layers pooled to a ``grid x grid`` map: ``grid**2`` ``dim`` tokens per frame."""
 
     def __init__(self, dim: int, grid: int = 1):
         super().__init__()
-        layers, channels = [], [3, dim // 4, dim // 2, dim]
-        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU()]
-        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(grid), nn.Flatten(2))
+        conv = functools.partial(nn.Conv2d, kernel_size=3, stride=2, padding=1, bias=False)
+        self.net = nn.Sequential(*_strided_layers(dim, conv, nn.BatchNorm2d), nn.AdaptiveAvgPool2d(grid), nn.Flatten(2))
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return _per_frame(lambda frames: self.net(frames).transpose(1, 2), clips)
@@ -55,11 +63,8 @@ class TubeletCNN(nn.Module):
 
     def __init__(self, dim: int, grid: int = 1):
         super().__init__()
-        layers, channels = [], [3, dim // 4, dim // 2, dim]
-        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
-            conv = nn.Conv3d(c_in, c_out, 3, stride=(1, 2, 2), padding=1, bias=False)
-            layers += [conv, nn.BatchNorm3d(c_out), nn.GELU()]
-        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool3d((None, grid, grid)))
+        conv = functools.partial(nn.Conv3d, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False)
+        self.net = nn.Sequential(*_strided_layers(dim, conv, nn.BatchNorm3d), nn.AdaptiveAvgPool3d((None, grid, grid)))
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.net(clips).flatten(2).transpose(1, 2)  # B x D x T x g x g: time-major tokens
