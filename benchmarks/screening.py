@@ -10,9 +10,9 @@ hydra.run.dir=ROOT/<classes>/<config>/s<seed>``); a run a config refused or that
 ``ROOT/<classes>/<config>/s<seed>.failed`` (its exit status and last log line) beside it.
 
 One table per class set and model, one row per configuration (a name starting ``t_`` is a
-transformer recipe, paired against the transformer's default and r3d's): UF1 and UAR mean +- sample std over seeds
-(:func:`seed_table.spread`), each seed's UF1, minutes a run, and the paired bootstrap over held-out
-subjects against ``default`` (:func:`mer.evaluation.significance.paired_bootstrap`, as
+transformer recipe): UF1 and UAR mean +- sample std over seeds (:func:`seed_table.spread`), each
+seed's UF1, minutes a run, and the paired bootstrap over held-out subjects against r3d's ``default``
+(and a transformer recipe against ``t_default`` too; :func:`mer.evaluation.significance.paired_bootstrap`, as
 ``python -m mer.report`` calls it with several runs a side: each side's seeds pooled), on the seeds
 both have. Every planned configuration gets a row, run or not, so a missing one shows; every figure
 is read from the runs, never typed, and the header says when the page is partial.
@@ -95,21 +95,21 @@ def family_of(name: str) -> Family:
 
 @dataclass
 class Config:
-    """One configuration's runs in one class set: finished runs by seed, failure notes, unfinished dirs."""
+    """One configuration's runs in one class set: finished runs by seed, failure notes, the seeds of
+    unfinished runs."""
 
     name: str
     runs: dict[int, Path]
     failed: dict[int, str]
-    unfinished: list[str]
+    unfinished: list[int]
 
     def only(self, seeds: Sequence[int]) -> Config:
         """The runs, failures and unfinished runs of ``seeds`` only."""
-        keep = lambda seed: int(str(seed).removeprefix("s")) in seeds  # noqa: E731
         return Config(
             self.name,
-            {s: r for s, r in self.runs.items() if keep(s)},
-            {s: f for s, f in self.failed.items() if keep(s)},
-            [u for u in self.unfinished if keep(u)],
+            {s: r for s, r in self.runs.items() if s in seeds},
+            {s: f for s, f in self.failed.items() if s in seeds},
+            [s for s in self.unfinished if s in seeds],
         )
 
     def results(self) -> list[dict]:
@@ -128,7 +128,7 @@ def read_config(directory: Path) -> Config:
             unfinished.append(int(seed))
         elif run.suffix == ".failed":
             failed[int(seed)] = run.read_text().strip().splitlines()[-1]
-    return Config(directory.name, runs, failed, [f"s{u}" for u in unfinished if u not in failed])
+    return Config(directory.name, runs, failed, [u for u in unfinished if u not in failed])
 
 
 def overrides(run: Path) -> list[str]:
@@ -176,7 +176,7 @@ def difference_cell(config: Config, baseline: Config | None, classes: Sequence[s
 def row(config: Config, baselines: Sequence[Config | None], shared: Config | None) -> list[str]:
     """One configuration's cells; the overrides shown are those beyond ``shared``'s (r3d's default)."""
     notes = [f"s{s}: {line}" for s, line in sorted(config.failed.items())]
-    notes += [f"{u}: unfinished" for u in config.unfinished]
+    notes += [f"s{u}: unfinished" for u in config.unfinished]
     name = config.name + (" ⚠ " + "; ".join(notes) if notes else "")
     if not config.runs:
         return [name, own_overrides(config, shared), "0", *(["not run"] * 4), *(["–"] * len(baselines))]
@@ -248,12 +248,13 @@ def configs(root: Path, family: Family = R3D_FAMILY) -> list[Config]:
 def table(root: Path, family: Family = R3D_FAMILY, seeds: Sequence[int] = SEEDS) -> list[str]:
     """The family's rows on ``seeds`` (the screening's; with :data:`CONFIRM`, only the configurations
     run on them)."""
-    read = lambda name: read_config(root / name).only(seeds) if (root / name).is_dir() else None  # noqa: E731
+    read = {n: read_config(root / n) for n in {*family.baselines, BASELINE} if (root / n).is_dir()}
     listed = [c.only(seeds) for c in configs(root, family)]
     if seeds != SEEDS:
         listed = [c for c in listed if c.runs or c.failed or c.unfinished]
-    baselines = [b if b is not None and b.runs else None for b in map(read, family.baselines)]
-    shared = read_config(root / BASELINE) if (root / BASELINE).is_dir() else None  # every seed's command line
+    kept = {n: c.only(seeds) for n, c in read.items()}
+    baselines = [kept[b] if b in kept and kept[b].runs else None for b in family.baselines]
+    shared = read.get(BASELINE)  # every seed's command line: the overrides shown are those beyond it
     header = family.header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row(c, baselines, shared)) + " |" for c in listed]
