@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 
-def _conv_bn(c_in: int, c_out: int, *, kernel: Sequence[int], stride: Sequence[int]) -> list[nn.Module]:
+def conv_bn(c_in: int, c_out: int, *, kernel: Sequence[int], stride: Sequence[int]) -> list[nn.Module]:
     padding = [k // 2 for k in kernel]
     return [nn.Conv3d(c_in, c_out, tuple(kernel), tuple(stride), tuple(padding), bias=False), nn.BatchNorm3d(c_out)]
 
@@ -26,12 +26,12 @@ class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: Sequence[int]):
         super().__init__()
         self.body = nn.Sequential(
-            *_conv_bn(c_in, c_out, kernel=(3, 3, 3), stride=stride),
+            *conv_bn(c_in, c_out, kernel=(3, 3, 3), stride=stride),
             nn.ReLU(inplace=True),
-            *_conv_bn(c_out, c_out, kernel=(3, 3, 3), stride=(1, 1, 1)),
+            *conv_bn(c_out, c_out, kernel=(3, 3, 3), stride=(1, 1, 1)),
         )
         reshape = c_in != c_out or any(s != 1 for s in stride)
-        self.shortcut = nn.Sequential(*_conv_bn(c_in, c_out, kernel=(1, 1, 1), stride=stride)) if reshape else None
+        self.shortcut = nn.Sequential(*conv_bn(c_in, c_out, kernel=(1, 1, 1), stride=stride)) if reshape else None
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +64,7 @@ class R3D(nn.Module):
         if len(widths) != 4 or len(blocks) != 4:
             raise ValueError(f"R3D has four stages: got widths={list(widths)}, blocks={list(blocks)}")
         self.stem = nn.Sequential(
-            *_conv_bn(in_channels, widths[0], kernel=stem_kernel, stride=stem_stride), nn.ReLU(inplace=True)
+            *conv_bn(in_channels, widths[0], kernel=stem_kernel, stride=stem_stride), nn.ReLU(inplace=True)
         )
         stages, c_in = [], widths[0]
         for index, (width, count) in enumerate(zip(widths, blocks, strict=True)):

@@ -3,14 +3,15 @@
 With ``frame_encoder="cnn"`` each frame becomes one token (cheap, suits long high-frame-rate
 sequences), or a ``frame_grid x frame_grid`` grid of tokens, so that attention sees where on the
 face the motion is (one token a frame averages the whole face); ``"tubelet"`` is that CNN with
-3-D kernels, so that each frame's tokens also see its neighbours in time; with ``"patch"`` each
+3-D kernels, so that each frame's tokens also see its neighbours in time, and ``"resnet"`` r3d's
+stem and two residual blocks, a deeper tokenizer for small sets; with ``"patch"`` each
 frame becomes a grid of patch tokens and attention runs over space and time. ``keep_tokens``
 applies attentive token pooling (APViT's ATP, Xue et al. 2022): after ``pool_after`` blocks only
 the tokens the class token attends to most are kept, which cuts the cost of the remaining blocks
 without learnable parameters. ``pooling`` chooses what the head sees: the class token (``"cls"``)
 or a learned query's attention over all tokens (``"query"``, as Set Transformer's PMA pools), which
 weighs the tokens by their content at the last block rather than through the class token's path
-through every block.
+through every block, or their mean (``"mean"``, global average pooling as a CNN's head pools).
 
 For the training methods (:mod:`mer.methods`) the model is split as a CNN is: the normalised token
 sequence is the feature map, the pooling its embedding, the head its classifier, and each token's
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from mer.models.batched import under_vmap
+from mer.models.r3d import BasicBlock, conv_bn
 
 
 def _per_frame(encoder: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> torch.Tensor:
@@ -57,7 +59,16 @@ class FrameCNN(nn.Module):
         return _per_frame(lambda frames: self.net(frames).transpose(1, 2), clips)
 
 
-class TubeletCNN(nn.Module):
+class _SpaceTimeTokens(nn.Module):
+    """A 3-D ``net`` that keeps time and pools space to ``grid x grid``: its cells are the tokens."""
+
+    net: nn.Sequential
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.net(clips).flatten(2).transpose(1, 2)  # B x D x T x g x g: time-major tokens
+
+
+class TubeletCNN(_SpaceTimeTokens):
     """:class:`FrameCNN` with 3 x 3 x 3 kernels (stride 1 in time): each frame's ``grid x grid`` tokens
     also see its neighbours in time, as ViViT's tubelet embedding does (Arnab et al., ICCV 2021)."""
 
@@ -66,8 +77,22 @@ class TubeletCNN(nn.Module):
         conv = functools.partial(nn.Conv3d, kernel_size=3, stride=(1, 2, 2), padding=1, bias=False)
         self.net = nn.Sequential(*_strided_layers(dim, conv, nn.BatchNorm3d), nn.AdaptiveAvgPool3d((None, grid, grid)))
 
-    def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        return self.net(clips).flatten(2).transpose(1, 2)  # B x D x T x g x g: time-major tokens
+
+class ResidualTubelets(_SpaceTimeTokens):
+    """r3d's stem and two of its residual blocks (stride 1 in time) as the tokenizer: a deeper
+    convolutional tokenizer, as hybrid ViTs and Compact Convolutional Transformers (Hassani et al.
+    2021) use to train transformers on small sets; widths ``dim // 4``, ``dim // 2``, ``dim``."""
+
+    def __init__(self, dim: int, grid: int = 1):
+        super().__init__()
+        widths, space = (dim // 4, dim // 2, dim), (1, 2, 2)
+        self.net = nn.Sequential(
+            *conv_bn(3, widths[0], kernel=(3, 3, 3), stride=space),
+            nn.ReLU(inplace=True),
+            BasicBlock(widths[0], widths[1], space),
+            BasicBlock(widths[1], widths[2], space),
+            nn.AdaptiveAvgPool3d((None, grid, grid)),
+        )
 
 
 class PatchEmbedding(nn.Module):
@@ -81,7 +106,7 @@ class PatchEmbedding(nn.Module):
         return _per_frame(lambda frames: self.proj(frames).flatten(2).transpose(1, 2), clips)
 
 
-ENCODERS = ("cnn", "tubelet", "patch")
+ENCODERS = ("cnn", "tubelet", "resnet", "patch")
 
 
 class Block(nn.Module):
@@ -132,7 +157,7 @@ class QueryPooling(nn.Module):
         return pooled[:, 0]
 
 
-POOLINGS = ("cls", "query")
+POOLINGS = ("cls", "query", "mean")
 
 
 class TemporalTransformer(nn.Module):
@@ -161,11 +186,11 @@ class TemporalTransformer(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        if frame_encoder in ("cnn", "tubelet"):
+        grids = {"cnn": FrameCNN, "tubelet": TubeletCNN, "resnet": ResidualTubelets}
+        if frame_encoder in grids:
             if frame_grid < 1:
                 raise ValueError(f"frame_grid is a positive number of tokens a side, got {frame_grid}")
-            encoder = FrameCNN if frame_encoder == "cnn" else TubeletCNN
-            self.encoder, grid = encoder(dim, frame_grid), (frame_grid, frame_grid)
+            self.encoder, grid = grids[frame_encoder](dim, frame_grid), (frame_grid, frame_grid)
         elif frame_encoder == "patch":
             self.encoder = PatchEmbedding(dim, patch_size)
             grid = (input_size[0] // patch_size, input_size[1] // patch_size)
@@ -182,6 +207,7 @@ class TemporalTransformer(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02)
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
+        self.pooling = pooling
         self.pool = QueryPooling(dim, heads) if pooling == "query" else None
         self.head = nn.Linear(dim, num_classes)
         self.feature_channels = dim
@@ -202,7 +228,10 @@ class TemporalTransformer(nn.Module):
         return self.norm(x).transpose(1, 2)
 
     def embed(self, fmap: torch.Tensor) -> torch.Tensor:
-        """The head's ``B x D`` input: the class token, or the query's attention over all tokens."""
+        """The head's ``B x D`` input: the class token, the query's attention over all tokens, or the
+        mean of the tokens but the class token."""
+        if self.pooling == "mean":
+            return fmap[:, :, 1:].mean(dim=2)
         return fmap[:, :, 0] if self.pool is None else self.pool(fmap.transpose(1, 2))
 
     @property

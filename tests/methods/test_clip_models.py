@@ -119,6 +119,7 @@ VARIANTS = {
     "cnn": {},
     "patch": {"frame_encoder": "patch", "patch_size": 4},
     "query-pooling": {"pooling": "query"},
+    "resnet-mean": {"frame_encoder": "resnet", "frame_grid": 2, "pooling": "mean"},
     "pruned": {"frame_encoder": "patch", "patch_size": 4, "keep_tokens": 0.5, "pool_after": 1},
 }
 
@@ -144,7 +145,7 @@ def test_each_switch_wraps_the_transformer_its_tokens_as_the_feature_map(variant
 
 def test_transformer_class_maps_lie_on_its_space_time_token_grid():
     cases = (({}, (4, 1, 1)), ({"frame_grid": 2}, (4, 2, 2)), ({"frame_encoder": "patch", "patch_size": 4}, (4, 4, 4)))
-    cases += (({"frame_encoder": "tubelet", "frame_grid": 2}, (4, 2, 2)),)
+    cases += (({"frame_encoder": "tubelet", "frame_grid": 2}, (4, 2, 2)), ({"frame_encoder": "resnet"}, (4, 1, 1)))
     for settings, grid in cases:
         net = transformer(**settings).eval()
         fmap = net.feature_map(torch.randn(2, 3, 4, 16, 16))
@@ -166,9 +167,10 @@ def test_frame_grid_tokens_see_their_own_part_of_the_face():
         transformer(frame_grid=0)
 
 
-@pytest.mark.parametrize("encoder, reach", [("cnn", 0), ("tubelet", 3)])
+@pytest.mark.parametrize("encoder, reach", [("cnn", 0), ("tubelet", 3), ("resnet", 5)])
 def test_a_frames_tokens_see_as_far_in_time_as_the_encoder_reaches(encoder, reach):
-    """The per-frame CNN's tokens see their own frame; the tubelet's three 3 x 3 x 3 layers, 3 frames each way."""
+    """The per-frame CNN's tokens see their own frame; the tubelet's three 3 x 3 x 3 layers, 3 frames
+    each way; the residual tokenizer's stem and two blocks of two such layers, 5."""
     net = TemporalTransformer(num_classes=3, num_frames=8, input_size=(16, 16), frame_encoder=encoder, dim=16).eval()
     x = torch.randn(1, 3, 8, 16, 16)
     moved = x.clone()
@@ -187,5 +189,12 @@ def test_query_pooling_is_an_option_that_leaves_the_default_as_it_was():
     pooled = transformer(pooling="query").eval()
     assert {name for name in pooled.state_dict() if name.startswith("pool.")} >= {"pool.query"}
     assert pooled(x).shape == (2, 3)
-    with pytest.raises(ValueError, match="pooling must be one of cls, query"):
-        transformer(pooling="mean")
+    with pytest.raises(ValueError, match="pooling must be one of cls, query, mean"):
+        transformer(pooling="max")
+
+
+def test_mean_pooling_makes_the_logits_the_mean_of_the_tokens_class_evidence():
+    net = transformer(frame_grid=2, pooling="mean").eval()
+    x = torch.randn(2, 3, 4, 16, 16)
+    evidence = net.class_maps(net.feature_map(x))  # 2 x 3 classes x 4 x 2 x 2 tokens
+    torch.testing.assert_close(net(x), evidence.mean(dim=(2, 3, 4)) + net.head.bias)
