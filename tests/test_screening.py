@@ -112,3 +112,12 @@ def test_a_combination_is_confirmed_on_its_own_seeds_against_the_default_on_thos
     assert confirmed[1][2] == "3" and confirmed[1][7].startswith("+0.267 [")  # against default's seed 3
     page = screening.page(tmp_path, "test machine")
     assert "Confirmation on seeds (3, 4, 5)" in page and "megc3: eac_au not confirmed on seeds (3, 4, 5)" in page
+
+
+def test_a_switch_with_a_setting_changed_is_a_row_not_a_combination(tmp_path):
+    _run(tmp_path, "default", 0, RIGHT, 1.0, 1.0, 60.0)
+    changed = "methods.confidence.enabled=true methods.confidence.relabel=false"
+    _run(tmp_path, "confidence_norelabel", 0, RIGHT, 1.0, 1.0, 60.0, extra=changed)
+    rows = [line[2:-2].split(" | ")[:2] for line in screening.table(tmp_path / "megc3")[2:]]
+    assert ["confidence_norelabel", changed] in rows
+    assert "no combination of the switches run" in screening.page(tmp_path, "test machine")
