@@ -16,6 +16,11 @@ seed's UF1, minutes a run, and the paired bootstrap over held-out subjects again
 ``python -m mer.report`` calls it with several runs a side: each side's seeds pooled), on the seeds
 both have. Every planned configuration gets a row, run or not, so a missing one shows; every figure
 is read from the runs, never typed, and the header says when the page is partial.
+
+The overrides shown are those the runs recorded. The transformer's runs predate the recipe they
+chose (``frame_grid: 2``, ``pooling: mean`` in ``configs/model/transformer.yaml``): there ``t_default``
+is ``model=transformer`` and ``+model.frame_grid=2`` adds a key; to run them again today, spell them
+as :func:`transformer` does (``--plan``).
 """
 
 from __future__ import annotations
@@ -52,13 +57,21 @@ PLAN = {
     **{f"schedule_{s}": f"schedule={s}" for s in ("drw", "progressive")},
     **{m: f"methods.{m}.enabled=true" for m in ("uncertainty", "eac", "au", "confidence", "dan")},
 }
-TRANSFORMER = "model=transformer"
-# Item 3: the transformer's default, and each change to its tokens or pooling alone.
+
+
+def transformer(grid: int = 1, pooling: str = "cls", extra: str = "") -> str:
+    """The transformer's overrides on its recipe before the screening (one token a frame, the class
+    token): the runs named ``model=transformer +model.frame_grid=2`` and so on, which the recipe the
+    screening chose (frame_grid 2, mean pooling) now spells this way."""
+    return f"model=transformer model.frame_grid={grid} model.pooling={pooling} {extra}".strip()
+
+
+# Item 3: the transformer's default before the screening, and each change to its tokens or pooling alone.
 TRANSFORMER_PLAN = {
-    "t_default": TRANSFORMER,
-    **{f"t_grid{g}": f"{TRANSFORMER} +model.frame_grid={g}" for g in (2, 4)},
-    "t_query": f"{TRANSFORMER} +model.pooling=query",
-    "t_eac": f"{TRANSFORMER} methods.eac.enabled=true",
+    "t_default": transformer(),
+    **{f"t_grid{g}": transformer(grid=g) for g in (2, 4)},
+    "t_query": transformer(pooling="query"),
+    "t_eac": transformer(extra="methods.eac.enabled=true"),
 }
 SEEDS = (0, 1, 2)  # the screening's seeds
 CONFIRM = (3, 4, 5)  # the seeds a chosen combination is confirmed on, against the default on the same seeds
