@@ -106,7 +106,9 @@ class PatchEmbedding(nn.Module):
         return _per_frame(lambda frames: self.proj(frames).flatten(2).transpose(1, 2), clips)
 
 
-ENCODERS = ("cnn", "tubelet", "resnet", "patch")
+# the encoders that give each frame a frame_grid x frame_grid grid of tokens; "patch" sizes its own grid
+GRID_ENCODERS: dict[str, type[nn.Module]] = {"cnn": FrameCNN, "tubelet": TubeletCNN, "resnet": ResidualTubelets}
+ENCODERS = (*GRID_ENCODERS, "patch")
 
 
 class Block(nn.Module):
@@ -186,11 +188,10 @@ class TemporalTransformer(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        grids = {"cnn": FrameCNN, "tubelet": TubeletCNN, "resnet": ResidualTubelets}
-        if frame_encoder in grids:
+        if frame_encoder in GRID_ENCODERS:
             if frame_grid < 1:
                 raise ValueError(f"frame_grid is a positive number of tokens a side, got {frame_grid}")
-            self.encoder, grid = grids[frame_encoder](dim, frame_grid), (frame_grid, frame_grid)
+            self.encoder, grid = GRID_ENCODERS[frame_encoder](dim, frame_grid), (frame_grid, frame_grid)
         elif frame_encoder == "patch":
             self.encoder = PatchEmbedding(dim, patch_size)
             grid = (input_size[0] // patch_size, input_size[1] // patch_size)
@@ -230,9 +231,9 @@ class TemporalTransformer(nn.Module):
     def embed(self, fmap: torch.Tensor) -> torch.Tensor:
         """The head's ``B x D`` input: the class token, the query's attention over all tokens, or the
         mean of the tokens but the class token."""
-        if self.pooling == "mean":
-            return fmap[:, :, 1:].mean(dim=2)
-        return fmap[:, :, 0] if self.pool is None else self.pool(fmap.transpose(1, 2))
+        if self.pool is not None:
+            return self.pool(fmap.transpose(1, 2))
+        return fmap[:, :, 0] if self.pooling == "cls" else fmap[:, :, 1:].mean(dim=2)
 
     @property
     def classifier(self) -> nn.Linear:
